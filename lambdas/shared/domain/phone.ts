@@ -1,0 +1,59 @@
+import {
+  type CountryCode,
+  isSupportedCountry,
+  parsePhoneNumberFromString,
+} from 'libphonenumber-js';
+
+export type PhoneResult =
+  | { readonly ok: true; readonly e164: string }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * Normalises a phone number from a payload to E.164. A number without a
+ * country code needs the webhook's default country: it is never guessed.
+ * The check is on length per country, not on number ranges, so WhatsApp
+ * stays the judge of reachability (it answers 131026) and newly opened
+ * ranges are not refused on stale metadata.
+ */
+export const normalisePhone = (
+  raw: unknown,
+  defaultCountry?: string
+): PhoneResult => {
+  if (typeof raw !== 'string' && typeof raw !== 'number') {
+    return { ok: false, reason: 'recipient is missing' };
+  }
+  const text = String(raw).trim();
+  if (text === '') return { ok: false, reason: 'recipient is empty' };
+  const international = text.startsWith('+');
+  const country = toCountry(defaultCountry);
+  if (!international && country === undefined) {
+    return {
+      ok: false,
+      reason:
+        'recipient has no country code and the webhook has no default country',
+    };
+  }
+  const parsed = parsePhoneNumberFromString(
+    text,
+    country ? { defaultCountry: country } : undefined
+  );
+  if (parsed === undefined || !parsed.isPossible()) {
+    return { ok: false, reason: 'recipient is not a possible phone number' };
+  }
+
+  return { ok: true, e164: parsed.number };
+};
+
+const toCountry = (value: string | undefined): CountryCode | undefined =>
+  value !== undefined && isSupportedCountry(value.toUpperCase())
+    ? (value.toUpperCase() as CountryCode)
+    : undefined;
+
+export const isCountryCode = (value: string): boolean =>
+  toCountry(value) !== undefined;
+
+/** A phone number fit for logs: only the last four digits remain. */
+export const maskPhone = (phone: string): string => {
+  const digits = phone.replace(/\D/g, '');
+  return digits.length <= 4 ? '****' : `***${digits.slice(-4)}`;
+};

@@ -1,0 +1,31 @@
+/**
+ * One event's chain, stage by stage: what the admin API returns and what
+ * the on-call engineer reads. Phone numbers appear only masked.
+ */
+export const TraceStage = {
+  Received: 'received',
+  Captured: 'captured',
+  Matched: 'matched',
+  Skipped: 'skipped',
+  Rejected: 'rejected',
+  Queued: 'queued',
+  Sent: 'sent',
+  Retrying: 'retrying',
+  Failed: 'failed',
+} as const;
+export type TraceStage = (typeof TraceStage)[keyof typeof TraceStage];
+
+export interface TraceRecord {
+  readonly eventId: string;
+  readonly webhookId: string;
+  readonly stage: TraceStage;
+  readonly at: string;
+  readonly eventKey?: string;
+  readonly providerEventId?: string;
+  readonly mappingId?: string;
+  readonly recipient?: string;
+  readonly template?: string;
+  readonly wamid?: string;
+  readonly code?: string;
+  readonly reason?: string;
+}

@@ -1,0 +1,223 @@
+/**
+ * The one description of the product's resources. The CDK stack builds AWS
+ * resources from it and the local runtime builds their emulated twins from
+ * it, so the two can never drift apart. Plain data: no CDK imports here.
+ */
+
+/** Environment variables the functions read, by purpose. */
+export const Env = {
+  ConfigTable: 'CONFIG_TABLE_NAME',
+  LogTable: 'LOG_TABLE_NAME',
+  IngestQueueUrl: 'INGEST_QUEUE_URL',
+  OutboundQueueUrl: 'OUTBOUND_QUEUE_URL',
+  WebhookSecretPrefix: 'WEBHOOK_SECRET_PREFIX',
+  WhatsAppTokenSecret: 'WHATSAPP_TOKEN_SECRET_ID',
+  WhatsAppPhoneNumberId: 'WHATSAPP_PHONE_NUMBER_ID',
+  WhatsAppApiUrl: 'WHATSAPP_API_URL',
+  WhatsAppApiVersion: 'WHATSAPP_API_VERSION',
+  PublicBaseUrl: 'PUBLIC_BASE_URL',
+  LogRecordTtlDays: 'LOG_RECORD_TTL_DAYS',
+} as const;
+
+export type EnvName = (typeof Env)[keyof typeof Env];
+
+/** Graph API version used for every call to Meta (FACTS A1). */
+export const WHATSAPP_API_VERSION = 'v25.0';
+export const WHATSAPP_API_URL = 'https://graph.facebook.com';
+export const DEFAULT_LOG_RECORD_TTL_DAYS = 30;
+
+export interface TableDefinition {
+  readonly id: string;
+  readonly localName: string;
+  readonly partitionKey: string;
+  readonly sortKey: string;
+  readonly ttlAttribute?: string;
+  readonly indexes: readonly {
+    readonly name: string;
+    readonly partitionKey: string;
+    readonly sortKey: string;
+  }[];
+}
+
+export const Tables = {
+  /** Webhooks and their mappings: one partition per webhook. */
+  config: {
+    id: 'ConfigTable',
+    localName: 'wapto-config',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    indexes: [],
+  },
+  /** The trace of every event, stage by stage; expires by TTL. */
+  logs: {
+    id: 'LogTable',
+    localName: 'wapto-logs',
+    partitionKey: 'pk',
+    sortKey: 'sk',
+    ttlAttribute: 'expiresAt',
+    indexes: [{ name: 'byWebhook', partitionKey: 'webhookId', sortKey: 'at' }],
+  },
+} as const satisfies Record<string, TableDefinition>;
+
+export type TableKey = keyof typeof Tables;
+
+export interface QueueDefinition {
+  readonly id: string;
+  readonly localName: string;
+  /** What the message group id stands for: events keep order per group. */
+  readonly groupedBy: 'webhook' | 'recipient';
+  readonly visibilityTimeoutSeconds: number;
+  readonly retentionSeconds: number;
+  readonly maxMessageBytes: number;
+  /** Receives before a message is moved to the dead-letter queue. */
+  readonly maxReceiveCount: number;
+  readonly env: EnvName;
+}
+
+const FOURTEEN_DAYS_SECONDS = 14 * 24 * 3600;
+const ONE_MIB = 1024 * 1024;
+
+export const Queues = {
+  ingest: {
+    id: 'IngestQueue',
+    localName: 'wapto-ingest.fifo',
+    groupedBy: 'webhook',
+    visibilityTimeoutSeconds: 180,
+    retentionSeconds: FOURTEEN_DAYS_SECONDS,
+    maxMessageBytes: ONE_MIB,
+    maxReceiveCount: 5,
+    env: Env.IngestQueueUrl,
+  },
+  outbound: {
+    id: 'OutboundQueue',
+    localName: 'wapto-outbound.fifo',
+    groupedBy: 'recipient',
+    visibilityTimeoutSeconds: 180,
+    retentionSeconds: FOURTEEN_DAYS_SECONDS,
+    maxMessageBytes: ONE_MIB,
+    maxReceiveCount: 8,
+    env: Env.OutboundQueueUrl,
+  },
+} as const satisfies Record<string, QueueDefinition>;
+
+export type QueueKey = keyof typeof Queues;
+
+/** Name of a queue's dead-letter twin, locally. */
+export const deadLetterName = (queue: QueueDefinition): string =>
+  queue.localName.replace(/\.fifo$/, '-dlq.fifo');
+
+export interface QueueSource {
+  readonly queue: QueueKey;
+  readonly batchSize: number;
+  /** The event source mapping's maximum concurrency (2 to 1,000). */
+  readonly maxConcurrency: number;
+}
+
+export interface FunctionDefinition {
+  readonly id: string;
+  /** Path of the handler module from the project root. */
+  readonly entry: string;
+  readonly timeoutSeconds: number;
+  readonly memoryMb: number;
+  readonly env: readonly EnvName[];
+  readonly reservedConcurrency?: number;
+  readonly source?: QueueSource;
+}
+
+export const Functions = {
+  verifier: {
+    id: 'VerifierFunction',
+    entry: 'lambdas/verifier/handler.ts',
+    timeoutSeconds: 10,
+    memoryMb: 512,
+    env: [Env.ConfigTable, Env.IngestQueueUrl, Env.WebhookSecretPrefix],
+  },
+  mapper: {
+    id: 'MapperFunction',
+    entry: 'lambdas/mapper/handler.ts',
+    timeoutSeconds: 30,
+    memoryMb: 512,
+    env: [
+      Env.ConfigTable,
+      Env.LogTable,
+      Env.OutboundQueueUrl,
+      Env.LogRecordTtlDays,
+    ],
+    source: { queue: 'ingest', batchSize: 10, maxConcurrency: 5 },
+  },
+  sender: {
+    id: 'SenderFunction',
+    entry: 'lambdas/sender/handler.ts',
+    timeoutSeconds: 30,
+    memoryMb: 256,
+    env: [
+      Env.LogTable,
+      Env.WhatsAppTokenSecret,
+      Env.WhatsAppPhoneNumberId,
+      Env.WhatsAppApiUrl,
+      Env.WhatsAppApiVersion,
+      Env.LogRecordTtlDays,
+    ],
+    // The event source mapping's cap stays at or below the reserved
+    // concurrency so the poller is never throttled into the DLQ (FACTS D).
+    reservedConcurrency: 10,
+    source: { queue: 'outbound', batchSize: 10, maxConcurrency: 10 },
+  },
+  admin: {
+    id: 'AdminFunction',
+    entry: 'lambdas/admin/handler.ts',
+    timeoutSeconds: 15,
+    memoryMb: 512,
+    env: [
+      Env.ConfigTable,
+      Env.LogTable,
+      Env.WebhookSecretPrefix,
+      Env.PublicBaseUrl,
+    ],
+  },
+} as const satisfies Record<string, FunctionDefinition>;
+
+export type FunctionKey = keyof typeof Functions;
+
+export interface RouteDefinition {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  readonly path: string;
+  readonly target: FunctionKey;
+  readonly auth: 'none' | 'iam';
+}
+
+export const Routes: readonly RouteDefinition[] = [
+  { method: 'POST', path: '/webhooks/{webhookId}', target: 'verifier', auth: 'none' },
+  { method: 'POST', path: '/admin/webhooks', target: 'admin', auth: 'iam' },
+  { method: 'GET', path: '/admin/webhooks', target: 'admin', auth: 'iam' },
+  { method: 'GET', path: '/admin/webhooks/{webhookId}', target: 'admin', auth: 'iam' },
+  {
+    method: 'PUT',
+    path: '/admin/webhooks/{webhookId}/mappings/{mappingId}',
+    target: 'admin',
+    auth: 'iam',
+  },
+  {
+    method: 'POST',
+    path: '/admin/webhooks/{webhookId}/activate',
+    target: 'admin',
+    auth: 'iam',
+  },
+  {
+    method: 'GET',
+    path: '/admin/webhooks/{webhookId}/events',
+    target: 'admin',
+    auth: 'iam',
+  },
+  { method: 'GET', path: '/admin/events/{eventId}', target: 'admin', auth: 'iam' },
+];
+
+/** Route key as API Gateway writes it into `event.routeKey`. */
+export const routeKey = (route: RouteDefinition): string =>
+  `${route.method} ${route.path}`;
+
+/** Largest webhook body accepted; the ingest message must also fit. */
+export const MAX_WEBHOOK_BODY_BYTES = 512 * 1024;
+
+/** Throttling of the public route, per second, across all callers. */
+export const WEBHOOK_ROUTE_THROTTLE = { rate: 200, burst: 400 } as const;
