@@ -187,10 +187,20 @@ export interface RouteDefinition {
 }
 
 export const Routes: readonly RouteDefinition[] = [
-  { method: 'POST', path: '/webhooks/{webhookId}', target: 'verifier', auth: 'none' },
+  {
+    method: 'POST',
+    path: '/webhooks/{webhookId}',
+    target: 'verifier',
+    auth: 'none',
+  },
   { method: 'POST', path: '/admin/webhooks', target: 'admin', auth: 'iam' },
   { method: 'GET', path: '/admin/webhooks', target: 'admin', auth: 'iam' },
-  { method: 'GET', path: '/admin/webhooks/{webhookId}', target: 'admin', auth: 'iam' },
+  {
+    method: 'GET',
+    path: '/admin/webhooks/{webhookId}',
+    target: 'admin',
+    auth: 'iam',
+  },
   {
     method: 'PUT',
     path: '/admin/webhooks/{webhookId}/mappings/{mappingId}',
@@ -209,7 +219,12 @@ export const Routes: readonly RouteDefinition[] = [
     target: 'admin',
     auth: 'iam',
   },
-  { method: 'GET', path: '/admin/events/{eventId}', target: 'admin', auth: 'iam' },
+  {
+    method: 'GET',
+    path: '/admin/events/{eventId}',
+    target: 'admin',
+    auth: 'iam',
+  },
 ];
 
 /** Route key as API Gateway writes it into `event.routeKey`. */

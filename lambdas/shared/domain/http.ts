@@ -17,7 +17,9 @@ export const findHeader = (
 };
 
 /** Lower-cases every header name, keeping the first value of duplicates. */
-export const normaliseHeaders = (headers: HeaderMap): Record<string, string> => {
+export const normaliseHeaders = (
+  headers: HeaderMap
+): Record<string, string> => {
   const result: Record<string, string> = {};
   for (const [name, value] of Object.entries(headers)) {
     const key = name.toLowerCase();

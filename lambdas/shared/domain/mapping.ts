@@ -51,9 +51,7 @@ export const mappingInputSchema = z.strictObject({
       .string()
       .regex(/^[a-z][a-z0-9_]*$/)
       .max(512),
-    language: z
-      .string()
-      .regex(/^[a-z]{2,3}(_[A-Za-z]{2,4})?$/),
+    language: z.string().regex(/^[a-z]{2,3}(_[A-Za-z]{2,4})?$/),
     components: z.array(componentSchema).max(12),
   }),
   active: z.boolean().default(true),
@@ -92,7 +90,10 @@ export type MappingOutcome =
       readonly status: 'matched';
       readonly messages: readonly PlannedMessage[];
       /** Recipients that could not be used, each with its reason. */
-      readonly rejected: readonly { readonly raw: string; readonly reason: string }[];
+      readonly rejected: readonly {
+        readonly raw: string;
+        readonly reason: string;
+      }[];
     };
 
 /** WhatsApp's limit on a text header (FACTS A9). */
@@ -131,7 +132,11 @@ export class ExpressionError extends Error {
 }
 
 const describeJsonataError = (error: unknown): string => {
-  const detail = error as { code?: string; position?: number; message?: string };
+  const detail = error as {
+    code?: string;
+    position?: number;
+    message?: string;
+  };
   const where =
     detail.position === undefined ? '' : ` at position ${detail.position}`;
 
@@ -157,22 +162,16 @@ export const expressionProblems = (mapping: MappingInput): string[] => {
   return problems;
 };
 
-const parameterFields = (
-  mapping: MappingInput
-): [string, ParameterMapping][] =>
+const parameterFields = (mapping: MappingInput): [string, ParameterMapping][] =>
   mapping.template.components.flatMap((component) =>
-    component.parameters.map(
-      (parameter, index): [string, ParameterMapping] => [
-        `${componentLabel(component)} parameter ${index + 1}`,
-        parameter,
-      ]
-    )
+    component.parameters.map((parameter, index): [string, ParameterMapping] => [
+      `${componentLabel(component)} parameter ${index + 1}`,
+      parameter,
+    ])
   );
 
 const componentLabel = (component: ComponentMapping): string =>
-  component.type === 'button'
-    ? `button ${component.index}`
-    : component.type;
+  component.type === 'button' ? `button ${component.index}` : component.type;
 
 /** True when a mapping's event key or pattern covers the event key. */
 export const matchesEventKey = (pattern: string, eventKey: string): boolean => {
@@ -333,7 +332,8 @@ const buttonParameter = (
   text: string
 ): TemplateParameter => {
   if (subType === 'quick_reply') return { type: 'payload', payload: text };
-  if (subType === 'copy_code') return { type: 'coupon_code', coupon_code: text };
+  if (subType === 'copy_code')
+    return { type: 'coupon_code', coupon_code: text };
 
   return { type: 'text', text };
 };

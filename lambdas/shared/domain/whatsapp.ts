@@ -1,7 +1,11 @@
 /** The parts of the WhatsApp Cloud API's message format the product uses. */
 
 export type TemplateParameter =
-  | { readonly type: 'text'; readonly text: string; readonly parameter_name?: string }
+  | {
+      readonly type: 'text';
+      readonly text: string;
+      readonly parameter_name?: string;
+    }
   | { readonly type: 'payload'; readonly payload: string }
   | { readonly type: 'coupon_code'; readonly coupon_code: string };
 
@@ -34,7 +38,10 @@ export interface TemplateMessageRequest {
 /** What the send endpoint answers with on success (FACTS A4). */
 export interface SendSuccess {
   readonly messages: readonly { readonly id: string }[];
-  readonly contacts?: readonly { readonly input: string; readonly wa_id: string }[];
+  readonly contacts?: readonly {
+    readonly input: string;
+    readonly wa_id: string;
+  }[];
 }
 
 /** Meta's error body: `{ error: { code, message, error_data } }`. */
@@ -64,7 +71,10 @@ const TRANSIENT_CODES = new Set([
  * Judges Meta's answer by its error code, not the HTTP status, as Meta
  * asks; a 5xx or an unreadable answer is retried.
  */
-export const judgeSendResponse = (status: number, body: unknown): SendVerdict => {
+export const judgeSendResponse = (
+  status: number,
+  body: unknown
+): SendVerdict => {
   const success = body as Partial<SendSuccess> | undefined;
   const wamid = success?.messages?.[0]?.id;
   if (status >= 200 && status < 300 && typeof wamid === 'string') {

@@ -1,0 +1,59 @@
+import {
+  SendMessageBatchCommand,
+  SendMessageCommand,
+} from '@aws-sdk/client-sqs';
+import { Env } from '../../../lib/definitions.js';
+import { requireEnv } from '../config.js';
+import { DependencyError } from '../domain/errors.js';
+import {
+  type IngestMessage,
+  type OutboundMessage,
+  recipientGroup,
+} from '../domain/messages.js';
+import { sqs } from './clients.js';
+
+/** SQS takes at most ten entries per batch call. */
+const SQS_BATCH_LIMIT = 10;
+
+/**
+ * Puts an accepted event on the ingest queue, grouped by webhook so one
+ * source's events are mapped in arrival order. FIFO queues take no
+ * per-message delay, so none is ever set here.
+ */
+export const enqueueEvent = async (
+  message: IngestMessage,
+  deduplicationId: string
+): Promise<void> => {
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: requireEnv(Env.IngestQueueUrl),
+      MessageBody: JSON.stringify(message),
+      MessageGroupId: message.webhookId,
+      MessageDeduplicationId: deduplicationId,
+    })
+  );
+};
+
+/** Puts messages on the outbound queue, one FIFO group per recipient. */
+export const enqueueMessages = async (
+  messages: readonly OutboundMessage[]
+): Promise<void> => {
+  for (let start = 0; start < messages.length; start += SQS_BATCH_LIMIT) {
+    const chunk = messages.slice(start, start + SQS_BATCH_LIMIT);
+    const result = await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: requireEnv(Env.OutboundQueueUrl),
+        Entries: chunk.map((message, index) => ({
+          Id: String(index),
+          MessageBody: JSON.stringify(message),
+          MessageGroupId: recipientGroup(message.recipient),
+          MessageDeduplicationId: message.messageKey,
+        })),
+      })
+    );
+    if (result.Failed && result.Failed.length > 0) {
+      const codes = result.Failed.map((entry) => entry.Code).join(', ');
+      throw new DependencyError(`Queueing messages failed: ${codes}.`);
+    }
+  }
+};

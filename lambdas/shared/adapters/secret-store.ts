@@ -1,0 +1,77 @@
+import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { Env } from '../../../lib/definitions.js';
+import { requireEnv } from '../config.js';
+import { DependencyError } from '../domain/errors.js';
+import { parseSecretRecord, type SecretRecord } from '../domain/webhook.js';
+import { secretsManager } from './clients.js';
+
+/** Secrets stay cached in memory this long: one fetch per container. */
+const SECRET_CACHE_SECONDS = 300;
+
+const provider = new SecretsProvider({ awsSdkV3Client: secretsManager });
+
+const secretName = (webhookId: string) =>
+  `${requireEnv(Env.WebhookSecretPrefix)}${webhookId}`;
+
+/** A webhook's signing secrets, or `undefined` if it has none stored. */
+export const readWebhookSecret = async (
+  webhookId: string
+): Promise<SecretRecord | undefined> => {
+  let text: unknown;
+  try {
+    text = await provider.get(secretName(webhookId), {
+      maxAge: SECRET_CACHE_SECONDS,
+    });
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw new DependencyError('Reading the webhook secret failed.', {
+      cause: error,
+    });
+  }
+
+  return typeof text === 'string' ? parseSecretRecord(text) : undefined;
+};
+
+export const createWebhookSecret = async (
+  webhookId: string,
+  record: SecretRecord
+): Promise<void> => {
+  await secretsManager.send(
+    new CreateSecretCommand({
+      Name: secretName(webhookId),
+      Description: `Signing secret of webhook ${webhookId}`,
+      SecretString: JSON.stringify(record),
+    })
+  );
+};
+
+/** Removes a secret at once; used to undo a half-finished creation. */
+export const deleteWebhookSecret = async (webhookId: string): Promise<void> => {
+  await secretsManager.send(
+    new DeleteSecretCommand({
+      SecretId: secretName(webhookId),
+      ForceDeleteWithoutRecovery: true,
+    })
+  );
+};
+
+/** The WhatsApp access token, cached like the webhook secrets. */
+export const readWhatsAppToken = async (): Promise<string> => {
+  const token = await provider.get(requireEnv(Env.WhatsAppTokenSecret), {
+    maxAge: SECRET_CACHE_SECONDS,
+  });
+  if (typeof token !== 'string' || token === '') {
+    throw new DependencyError('The WhatsApp access token secret is empty.');
+  }
+
+  return token;
+};
+
+const isNotFound = (error: unknown): boolean => {
+  const cause = (error as { cause?: unknown }).cause ?? error;
+  return (cause as Error).name === 'ResourceNotFoundException';
+};

@@ -1,0 +1,158 @@
+import { parseJsonExact } from './json.js';
+import { evaluateMapping, type Mapping, matchesEventKey } from './mapping.js';
+import {
+  decodeBody,
+  type IngestMessage,
+  messageKey,
+  type OutboundMessage,
+} from './messages.js';
+import { maskPhone } from './phone.js';
+import { type TraceRecord, TraceStage } from './trace.js';
+import { type Webhook, WebhookStatus } from './webhook.js';
+
+export interface EventPlan {
+  readonly messages: OutboundMessage[];
+  readonly trace: TraceRecord[];
+  /** Mappings or recipients that could not produce a message. */
+  readonly failures: number;
+  readonly outcome: 'mapped' | 'captured' | 'unmatched' | 'dropped';
+}
+
+/**
+ * Decides what one accepted event becomes: the messages to queue and the
+ * trace that explains each decision. Several mappings may match one event.
+ */
+export const planEvent = async (
+  message: IngestMessage,
+  config: { webhook?: Webhook; mappings: readonly Mapping[] },
+  now: Date
+): Promise<EventPlan> => {
+  const at = now.toISOString();
+  const base = {
+    eventId: message.eventId,
+    webhookId: message.webhookId,
+    ...(message.eventKey ? { eventKey: message.eventKey } : {}),
+  };
+  const trace: TraceRecord[] = [
+    {
+      ...base,
+      ...(message.providerEventId
+        ? { providerEventId: message.providerEventId }
+        : {}),
+      stage: TraceStage.Received,
+      at: message.receivedAt,
+    },
+  ];
+  const { webhook } = config;
+  if (!webhook) {
+    trace.push({
+      ...base,
+      stage: TraceStage.Failed,
+      at,
+      code: 'webhook_deleted',
+      reason: 'the webhook was deleted after the event was accepted',
+    });
+    return { messages: [], trace, failures: 1, outcome: 'dropped' };
+  }
+  if (webhook.status !== WebhookStatus.Active) {
+    trace.push({
+      ...base,
+      stage: TraceStage.Captured,
+      at,
+      reason: 'the webhook is not active yet, so nothing is sent',
+    });
+    return { messages: [], trace, failures: 0, outcome: 'captured' };
+  }
+  const eventKey = message.eventKey;
+  const mappings = config.mappings.filter(
+    (mapping) =>
+      mapping.active &&
+      eventKey !== undefined &&
+      matchesEventKey(mapping.eventKey, eventKey)
+  );
+  if (mappings.length === 0) {
+    trace.push({
+      ...base,
+      stage: TraceStage.Skipped,
+      at,
+      code: 'no_mapping',
+      reason:
+        eventKey === undefined
+          ? 'the request carries no event key'
+          : `no active mapping for event key ${eventKey}`,
+    });
+    return { messages: [], trace, failures: 0, outcome: 'unmatched' };
+  }
+
+  const text = decodeBody(message).toString('utf8');
+  const input = {
+    body: parseJsonExact(text) ?? text,
+    headers: message.headers,
+    webhook: {
+      webhookId: webhook.webhookId,
+      name: webhook.name,
+      provider: webhook.provider,
+    },
+  };
+  const messages: OutboundMessage[] = [];
+  let failures = 0;
+  for (const mapping of mappings) {
+    const outcome = await evaluateMapping(
+      mapping,
+      input,
+      webhook.defaultCountry
+    );
+    const mapped = {
+      ...base,
+      mappingId: mapping.mappingId,
+      template: mapping.template.name,
+      at,
+    };
+    if (outcome.status !== 'matched') {
+      if (outcome.status === 'failed') failures++;
+      trace.push({
+        ...mapped,
+        stage:
+          outcome.status === 'failed' ? TraceStage.Failed : TraceStage.Skipped,
+        code:
+          outcome.status === 'failed' ? 'mapping_failed' : 'condition_false',
+        reason: outcome.reason,
+      });
+      continue;
+    }
+    trace.push({ ...mapped, stage: TraceStage.Matched });
+    for (const rejected of outcome.rejected) {
+      failures++;
+      trace.push({
+        ...mapped,
+        stage: TraceStage.Rejected,
+        recipient: maskPhone(rejected.raw),
+        code: 'recipient_invalid',
+        reason: rejected.reason,
+      });
+    }
+    for (const planned of outcome.messages) {
+      messages.push({
+        v: 1,
+        eventId: message.eventId,
+        webhookId: message.webhookId,
+        mappingId: mapping.mappingId,
+        messageKey: messageKey(
+          message.eventId,
+          mapping.mappingId,
+          planned.recipient
+        ),
+        recipient: planned.recipient,
+        queuedAt: at,
+        request: planned.request,
+      });
+      trace.push({
+        ...mapped,
+        stage: TraceStage.Queued,
+        recipient: maskPhone(planned.recipient),
+      });
+    }
+  }
+
+  return { messages, trace, failures, outcome: 'mapped' };
+};

@@ -1,0 +1,27 @@
+import {
+  processPartialResponse,
+  SqsFifoPartialProcessorAsync,
+} from '@aws-lambda-powertools/batch';
+import type {
+  Context,
+  SQSBatchResponse,
+  SQSEvent,
+  SQSRecord,
+} from 'aws-lambda';
+
+/**
+ * Runs a FIFO batch record by record. A failure holds back only the rest of
+ * that record's message group, so one recipient or source never blocks
+ * the others; failed records come back through the queue's retries.
+ */
+export const processFifoBatch = (
+  event: SQSEvent,
+  context: Context,
+  handleRecord: (record: SQSRecord) => Promise<void>
+): Promise<SQSBatchResponse> =>
+  processPartialResponse(
+    event,
+    handleRecord,
+    new SqsFifoPartialProcessorAsync(),
+    { context, skipGroupOnError: true }
+  );
