@@ -285,7 +285,8 @@ const buildComponents = async (
       }
       texts.push(text);
     }
-    result.push(toComponent(component, texts));
+    // A component without parameters is fixed text in the template.
+    if (texts.length > 0) result.push(toComponent(component, texts));
   }
 
   return result;

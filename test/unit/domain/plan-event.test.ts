@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import { mappingInputSchema } from '../../../lambdas/shared/domain/mapping.js';
+import {
+  encodeBody,
+  type IngestMessage,
+  messageKey,
+} from '../../../lambdas/shared/domain/messages.js';
+import { planEvent } from '../../../lambdas/shared/domain/plan-event.js';
+import type { Webhook } from '../../../lambdas/shared/domain/webhook.js';
+import { payload } from '../../fixtures/payloads.js';
+
+const NOW = new Date('2026-12-03T10:00:00.000Z');
+
+const webhook = (status: Webhook['status']): Webhook => ({
+  webhookId: 'wh_1',
+  name: 'Stripe',
+  provider: 'stripe',
+  status,
+  createdAt: NOW.toISOString(),
+  updatedAt: NOW.toISOString(),
+});
+
+const message: IngestMessage = {
+  v: 1,
+  eventId: 'ev_1',
+  webhookId: 'wh_1',
+  receivedAt: '2026-12-03T09:59:59.000Z',
+  eventKey: 'charge.failed',
+  providerEventId: 'evt_000000000000000000000000',
+  headers: { 'content-type': 'application/json' },
+  ...encodeBody(payload('stripe-charge-failed.json')),
+};
+
+const mapping = (mappingId: string, recipients: string) => ({
+  ...mappingInputSchema.parse({
+    eventKey: 'charge.*',
+    recipients,
+    template: { name: 'payment_failed', language: 'en', components: [] },
+  }),
+  mappingId,
+  webhookId: 'wh_1',
+  updatedAt: NOW.toISOString(),
+});
+
+describe('planEvent', () => {
+  it('records but sends nothing while the webhook captures', async () => {
+    const plan = await planEvent(
+      message,
+      {
+        webhook: webhook('capture'),
+        mappings: [mapping('m1', '"+15550100142"')],
+      },
+      NOW
+    );
+
+    expect(plan.messages).toEqual([]);
+    expect(plan.trace.map((record) => record.stage)).toEqual([
+      'received',
+      'captured',
+    ]);
+  });
+
+  it('says why nothing happened when no mapping covers the event', async () => {
+    const plan = await planEvent(
+      message,
+      { webhook: webhook('active'), mappings: [] },
+      NOW
+    );
+
+    expect(plan.outcome).toBe('unmatched');
+    expect(plan.trace[1]).toMatchObject({
+      stage: 'skipped',
+      reason: 'no active mapping for event key charge.failed',
+    });
+  });
+
+  it('fans one event out to every matching mapping and recipient', async () => {
+    const plan = await planEvent(
+      message,
+      {
+        webhook: webhook('active'),
+        mappings: [
+          mapping('customer', 'body.data.object.billing_details.phone'),
+          mapping('ops', '["+15550100199", "not a phone"]'),
+        ],
+      },
+      NOW
+    );
+
+    expect(plan.messages.map((m) => [m.mappingId, m.recipient])).toEqual([
+      ['customer', '+15550100142'],
+      ['ops', '+15550100199'],
+    ]);
+    expect(plan.messages[0]?.messageKey).toBe(
+      messageKey('ev_1', 'customer', '+15550100142')
+    );
+    expect(plan.failures).toBe(1);
+    expect(plan.trace.map((r) => [r.stage, r.mappingId, r.recipient])).toEqual([
+      ['received', undefined, undefined],
+      ['matched', 'customer', undefined],
+      ['queued', 'customer', '***0142'],
+      ['matched', 'ops', undefined],
+      ['rejected', 'ops', '****'],
+      ['queued', 'ops', '***0199'],
+    ]);
+  });
+
+  it('keeps phone numbers out of the trace', async () => {
+    const plan = await planEvent(
+      message,
+      {
+        webhook: webhook('active'),
+        mappings: [mapping('m1', 'body.data.object.billing_details.phone')],
+      },
+      NOW
+    );
+
+    expect(JSON.stringify(plan.trace)).not.toContain('5550100142');
+  });
+});
