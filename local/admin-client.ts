@@ -1,0 +1,137 @@
+import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { TraceRecord } from '../lambdas/shared/domain/trace.js';
+import type { Webhook } from '../lambdas/shared/domain/webhook.js';
+import type { RecordedRequest } from './whatsapp-standin.js';
+
+/** An answer the admin API was not expected to give. */
+export class ApiCallError extends Error {
+  constructor(
+    readonly call: string,
+    readonly status: number,
+    readonly body: unknown
+  ) {
+    super(`${call} answered ${status}: ${JSON.stringify(body)}`);
+    this.name = 'ApiCallError';
+  }
+}
+
+export interface CreatedWebhook {
+  readonly webhook: Webhook;
+  readonly url: string;
+  readonly secret?: string;
+}
+
+/**
+ * A small client of the admin API over HTTP, as a console or a script
+ * would call it. Locally the admin routes need no signature.
+ */
+export const adminClient = (apiUrl: string) => {
+  const call = async (
+    method: string,
+    path: string,
+    expected: number,
+    body?: unknown
+  ): Promise<unknown> => {
+    const response = await fetch(`${apiUrl}${path}`, {
+      method,
+      headers:
+        body === undefined ? undefined : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    const json = text === '' ? undefined : (JSON.parse(text) as unknown);
+    if (response.status !== expected) {
+      throw new ApiCallError(`${method} ${path}`, response.status, json);
+    }
+
+    return json;
+  };
+
+  return {
+    createWebhook: (input: Record<string, unknown>) =>
+      call('POST', '/admin/webhooks', 201, input) as Promise<CreatedWebhook>,
+    putMapping: (webhookId: string, mappingId: string, mapping: unknown) =>
+      call(
+        'PUT',
+        `/admin/webhooks/${webhookId}/mappings/${mappingId}`,
+        200,
+        mapping
+      ),
+    activate: (webhookId: string) =>
+      call('POST', `/admin/webhooks/${webhookId}/activate`, 200),
+    listEvents: async (webhookId: string): Promise<TraceRecord[]> => {
+      const answer = (await call(
+        'GET',
+        `/admin/webhooks/${webhookId}/events`,
+        200
+      )) as { events: TraceRecord[] };
+      return answer.events;
+    },
+    /** The event's trace, or `undefined` while nothing is recorded yet. */
+    readEvent: async (eventId: string): Promise<TraceRecord[] | undefined> => {
+      try {
+        const answer = (await call('GET', `/admin/events/${eventId}`, 200)) as {
+          records: TraceRecord[];
+        };
+        return answer.records;
+      } catch (error) {
+        if (error instanceof ApiCallError && error.status === 404) {
+          return undefined;
+        }
+        throw error;
+      }
+    },
+  };
+};
+
+export type AdminClient = ReturnType<typeof adminClient>;
+
+/** A sender's last word on one queued message: sent, or failed for good. */
+const isSendOutcome = (record: TraceRecord): boolean =>
+  record.recipient !== undefined &&
+  (record.stage === 'sent' || record.stage === 'failed');
+
+/**
+ * True once the mapper wrote the event's trace and every queued message
+ * has its send outcome.
+ */
+export const isTraceSettled = (records: readonly TraceRecord[]): boolean => {
+  const mapped = records.some((record) => record.stage !== 'received');
+  const queued = records.filter((record) => record.stage === 'queued').length;
+
+  return mapped && records.filter(isSendOutcome).length >= queued;
+};
+
+/** The stand-in's record of every request, read over HTTP. */
+export const standInRequests = async (
+  standInUrl: string
+): Promise<RecordedRequest[]> => {
+  const response = await fetch(`${standInUrl}/_standin/requests`);
+  if (!response.ok) {
+    throw new Error(`The WhatsApp stand-in answered ${response.status}.`);
+  }
+
+  return (await response.json()) as RecordedRequest[];
+};
+
+/** Messages on a queue: waiting, in flight and delayed. */
+export const queueDepth = async (
+  sqs: SQSClient,
+  queueUrl: string
+): Promise<number> => {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: [
+        'ApproximateNumberOfMessages',
+        'ApproximateNumberOfMessagesNotVisible',
+        'ApproximateNumberOfMessagesDelayed',
+      ],
+    })
+  );
+
+  return Object.values(Attributes ?? {}).reduce(
+    (sum, value) => sum + Number(value),
+    0
+  );
+};

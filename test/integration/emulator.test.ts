@@ -1,0 +1,240 @@
+import { randomUUID } from 'node:crypto';
+import {
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  PutItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import {
+  ChangeMessageVisibilityCommand,
+  CreateQueueCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  type Message,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Tables } from '../../lib/definitions.js';
+import { type MotoServer, startMoto } from '../../local/moto.js';
+import {
+  type AwsEndpoint,
+  createResources,
+  localAws,
+} from '../../local/resources.js';
+
+/**
+ * The queue and table rules the product relies on, proven against moto
+ * over the real AWS wire protocol (FACTS C and I).
+ */
+const MOTO_START_MS = 60_000;
+/** Bounds a hang only; no assertion depends on how long a step takes. */
+const TEST_MS = 120_000;
+
+let moto: MotoServer;
+let aws: AwsEndpoint;
+let sqs: SQSClient;
+let dynamo: DynamoDBClient;
+
+beforeAll(async () => {
+  moto = await startMoto();
+  aws = localAws(moto.endpoint);
+  sqs = new SQSClient(aws);
+  dynamo = new DynamoDBClient(aws);
+}, MOTO_START_MS);
+
+afterAll(async () => {
+  sqs?.destroy();
+  dynamo?.destroy();
+  await moto?.stop();
+});
+
+const fifoQueue = async (attributes: Record<string, string> = {}) => {
+  const { QueueUrl } = await sqs.send(
+    new CreateQueueCommand({
+      QueueName: `test-${randomUUID().slice(0, 8)}.fifo`,
+      Attributes: { FifoQueue: 'true', VisibilityTimeout: '60', ...attributes },
+    })
+  );
+  if (QueueUrl === undefined) throw new Error('moto gave no queue URL');
+
+  return QueueUrl;
+};
+
+const send = (queueUrl: string, group: string, body: string, dedup = body) =>
+  sqs.send(
+    new SendMessageCommand({
+      QueueUrl: queueUrl,
+      MessageBody: body,
+      MessageGroupId: group,
+      MessageDeduplicationId: dedup,
+    })
+  );
+
+const receive = async (queueUrl: string, max = 10): Promise<Message[]> => {
+  const { Messages } = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: queueUrl,
+      MaxNumberOfMessages: max,
+      MessageSystemAttributeNames: ['All'],
+    })
+  );
+
+  return Messages ?? [];
+};
+
+const queueArn = async (queueUrl: string): Promise<string> => {
+  const { Attributes } = await sqs.send(
+    new GetQueueAttributesCommand({
+      QueueUrl: queueUrl,
+      AttributeNames: ['QueueArn'],
+    })
+  );
+
+  return Attributes?.QueueArn ?? '';
+};
+
+describe('SQS FIFO in moto', { timeout: TEST_MS }, () => {
+  it('holds back a group while one of its messages is in flight', async () => {
+    // Arrange
+    const queueUrl = await fifoQueue();
+    await send(queueUrl, 'a', 'a1');
+    await send(queueUrl, 'a', 'a2');
+    await send(queueUrl, 'b', 'b1');
+    const [first] = await receive(queueUrl, 1);
+    const group = first?.Attributes?.MessageGroupId;
+
+    // Act
+    const second = await receive(queueUrl);
+
+    // Assert
+    expect(group).toBeDefined();
+    expect(second.length).toBeGreaterThan(0);
+    expect(second.map((m) => m.Attributes?.MessageGroupId)).not.toContain(
+      group
+    );
+  });
+
+  it('releases the group once the in-flight message is deleted', async () => {
+    // Arrange
+    const queueUrl = await fifoQueue();
+    await send(queueUrl, 'a', 'a1');
+    await send(queueUrl, 'a', 'a2');
+    const [first] = await receive(queueUrl, 1);
+    expect(await receive(queueUrl)).toEqual([]);
+
+    // Act
+    await sqs.send(
+      new DeleteMessageCommand({
+        QueueUrl: queueUrl,
+        ReceiptHandle: first?.ReceiptHandle,
+      })
+    );
+    const next = await receive(queueUrl);
+
+    // Assert
+    expect(first?.Body).toBe('a1');
+    expect(next.map((m) => m.Body)).toEqual(['a2']);
+  });
+
+  it('drops a message whose deduplication id was seen before', async () => {
+    // Arrange
+    const queueUrl = await fifoQueue();
+    await send(queueUrl, 'a', 'first', 'same-id');
+
+    // Act
+    const repeat = await send(queueUrl, 'a', 'second', 'same-id');
+    const received = await receive(queueUrl);
+
+    // Assert
+    expect(repeat.MessageId).toBeDefined();
+    expect(received.map((m) => m.Body)).toEqual(['first']);
+  });
+
+  it('moves a message to the DLQ after maxReceiveCount', async () => {
+    // Arrange
+    const deadLetterUrl = await fifoQueue();
+    const queueUrl = await fifoQueue({
+      RedrivePolicy: JSON.stringify({
+        deadLetterTargetArn: await queueArn(deadLetterUrl),
+        maxReceiveCount: 2,
+      }),
+    });
+    await send(queueUrl, 'a', 'poison');
+    await send(queueUrl, 'a', 'next');
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const [message] = await receive(queueUrl, 1);
+      expect(message?.Body).toBe('poison');
+      await sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queueUrl,
+          ReceiptHandle: message?.ReceiptHandle,
+          VisibilityTimeout: 0,
+        })
+      );
+    }
+
+    // Act
+    const afterRedrive = await receive(queueUrl);
+    const deadLetters = await receive(deadLetterUrl);
+
+    // Assert
+    expect(afterRedrive.map((m) => m.Body)).toEqual(['next']);
+    expect(deadLetters.map((m) => m.Body)).toEqual(['poison']);
+  });
+
+  it('rejects a per-message delay other than 0', async () => {
+    // Arrange
+    const queueUrl = await fifoQueue();
+    const delayed = (seconds: number) =>
+      sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: `delay ${seconds}`,
+          MessageGroupId: 'a',
+          MessageDeduplicationId: `delay-${seconds}`,
+          DelaySeconds: seconds,
+        })
+      );
+
+    // Act
+    const rejected = delayed(5);
+
+    // Assert
+    await expect(rejected).rejects.toMatchObject({
+      name: 'InvalidParameterValue',
+    });
+    await expect(delayed(0)).resolves.toHaveProperty('MessageId');
+  });
+});
+
+describe('DynamoDB in moto', { timeout: TEST_MS }, () => {
+  it('fails a conditional put on an existing key', async () => {
+    // Arrange
+    await createResources(aws, {
+      publicBaseUrl: 'http://127.0.0.1:1',
+      whatsApp: {
+        apiUrl: 'http://127.0.0.1:2',
+        token: 't',
+        phoneNumberId: '1',
+      },
+    });
+    const put = () =>
+      dynamo.send(
+        new PutItemCommand({
+          TableName: Tables.config.localName,
+          Item: { pk: { S: 'WEBHOOK#w1' }, sk: { S: 'CONFIG' } },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        })
+      );
+    await put();
+
+    // Act
+    const repeat = put();
+
+    // Assert
+    await expect(repeat).rejects.toBeInstanceOf(
+      ConditionalCheckFailedException
+    );
+  });
+});

@@ -1,0 +1,291 @@
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  GetSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  adminClient,
+  isTraceSettled,
+  queueDepth,
+} from '../../local/admin-client.js';
+import {
+  deliver,
+  readFixture,
+  stripeDelivery,
+  tamperStripeSignature,
+  testSecrets,
+} from '../../local/deliveries.js';
+import { AMOUNT_WITH_CURRENCY } from '../../local/demo-setup.js';
+import { waitFor } from '../../local/net.js';
+import { localAws, WHATSAPP_TOKEN_SECRET_ID } from '../../local/resources.js';
+import { type Runtime, startRuntime } from '../../local/runtime.js';
+
+/**
+ * The whole product on this machine: a signed Stripe event goes in through
+ * the HTTP API and comes out as a WhatsApp request at the stand-in.
+ */
+const START_MS = 90_000;
+/** Bounds a hang only; no assertion depends on how long a step takes. */
+const TEST_MS = 120_000;
+const SETTLE = { timeoutMs: 60_000, intervalMs: 100 };
+const RECIPIENT_DIGITS = '15550100142';
+
+const PAYMENT_LINK_MAPPING = {
+  eventKey: 'charge.failed',
+  recipients: 'body.data.object.billing_details.phone',
+  template: {
+    name: 'payment_link',
+    language: 'en_US',
+    components: [
+      {
+        type: 'body',
+        parameters: [
+          { value: AMOUNT_WITH_CURRENCY },
+          { value: 'body.data.object.failure_message' },
+        ],
+      },
+      {
+        type: 'button',
+        subType: 'url',
+        index: 0,
+        parameters: [
+          { value: "'checkout/' & body.data.object.payment_intent" },
+        ],
+      },
+    ],
+  },
+};
+
+const EXPECTED_WHATSAPP_BODY = {
+  messaging_product: 'whatsapp',
+  recipient_type: 'individual',
+  to: `+${RECIPIENT_DIGITS}`,
+  type: 'template',
+  template: {
+    name: 'payment_link',
+    language: { code: 'en_US' },
+    components: [
+      {
+        type: 'body',
+        parameters: [
+          { type: 'text', text: '20.00 USD' },
+          { type: 'text', text: 'Your card was declined.' },
+        ],
+      },
+      {
+        type: 'button',
+        sub_type: 'url',
+        index: '0',
+        parameters: [
+          { type: 'text', text: 'checkout/pi_000000000000000000000000' },
+        ],
+      },
+    ],
+  },
+};
+
+let runtime: Runtime;
+let sqs: SQSClient;
+const secret = testSecrets().stripe;
+
+beforeAll(async () => {
+  runtime = await startRuntime({
+    port: 0,
+    logDir: mkdtempSync(join(tmpdir(), 'wapto-pipeline-')),
+  });
+  sqs = new SQSClient(localAws(runtime.awsEndpoint));
+}, START_MS);
+
+afterAll(async () => {
+  sqs?.destroy();
+  await runtime?.stop();
+});
+
+const stripeWebhook = async () => {
+  const admin = adminClient(runtime.apiUrl);
+  const { webhook } = await admin.createWebhook({
+    name: 'Stripe test account',
+    provider: 'stripe',
+    secret,
+  });
+  await admin.putMapping(
+    webhook.webhookId,
+    'payment-link',
+    PAYMENT_LINK_MAPPING
+  );
+  await admin.activate(webhook.webhookId);
+
+  return webhook.webhookId;
+};
+
+const standInCount = () => runtime.standIn?.requests().length ?? 0;
+
+describe('local pipeline', { timeout: TEST_MS }, () => {
+  it('sends a signed charge.failed as payment_link', async () => {
+    // Arrange
+    const admin = adminClient(runtime.apiUrl);
+    const webhookId = await stripeWebhook();
+    const delivery = stripeDelivery({
+      body: readFixture('stripe-charge-failed.json'),
+      secret,
+    });
+    const sentBefore = standInCount();
+
+    // Act
+    const answer = await deliver(runtime.apiUrl, webhookId, delivery);
+    const request = await waitFor(
+      async () => runtime.standIn?.requests()[sentBefore],
+      { ...SETTLE, what: 'the stand-in to receive the message' }
+    );
+    const eventId = (answer.body as { eventId: string }).eventId;
+    const trace = await waitFor(
+      async () => {
+        const records = await admin.readEvent(eventId);
+        return records && isTraceSettled(records) ? records : undefined;
+      },
+      { ...SETTLE, what: 'the event trace to settle' }
+    );
+
+    // Assert
+    expect(answer).toEqual({
+      status: 202,
+      body: { eventId: expect.any(String), status: 'accepted' },
+    });
+    expect(request.status).toBe(200);
+    expect(JSON.parse(request.body)).toStrictEqual(EXPECTED_WHATSAPP_BODY);
+    const wamid = (request.response as { messages: { id: string }[] })
+      .messages[0]?.id;
+    expect(trace.map((record) => record.stage)).toEqual([
+      'received',
+      'matched',
+      'queued',
+      'sent',
+    ]);
+    expect(trace.at(-1)?.wamid).toBe(wamid);
+    expect(wamid).toMatch(/^wamid\./);
+  });
+
+  it('refuses a tampered signature with 401 and queues nothing', async () => {
+    // Arrange
+    const admin = adminClient(runtime.apiUrl);
+    const webhookId = await stripeWebhook();
+    const ingestUrl = runtime.resources.queues.ingest.url;
+    const sentBefore = standInCount();
+    const forged = tamperStripeSignature(
+      stripeDelivery({ body: readFixture('stripe-charge-failed.json'), secret })
+    );
+
+    // Act
+    const answer = await deliver(runtime.apiUrl, webhookId, forged);
+    const depthAfter = await queueDepth(sqs, ingestUrl);
+    // Whatever was queued is either still queued or, once mapped, listed.
+    await waitFor(
+      async () => ((await queueDepth(sqs, ingestUrl)) === 0 ? true : undefined),
+      { ...SETTLE, what: 'the ingest queue to drain' }
+    );
+    const events = await admin.listEvents(webhookId);
+
+    // Assert
+    expect(answer.status).toBe(401);
+    expect(answer.body).toEqual({
+      code: expect.any(String),
+      message: expect.any(String),
+    });
+    expect(depthAfter).toBe(0);
+    expect(events).toEqual([]);
+    expect(standInCount()).toBe(sentBefore);
+  });
+
+  it("records a refused send as failed with Meta's code", async () => {
+    // Arrange
+    const admin = adminClient(runtime.apiUrl);
+    const { webhook } = await admin.createWebhook({
+      name: 'Stripe account with an unapproved template',
+      provider: 'stripe',
+      secret,
+    });
+    const template = { ...PAYMENT_LINK_MAPPING.template, name: 'not_approved' };
+    await admin.putMapping(webhook.webhookId, 'unapproved', {
+      ...PAYMENT_LINK_MAPPING,
+      template,
+    });
+    await admin.activate(webhook.webhookId);
+    const delivery = stripeDelivery({
+      body: readFixture('stripe-charge-failed.json'),
+      secret,
+    });
+
+    // Act
+    const answer = await deliver(runtime.apiUrl, webhook.webhookId, delivery);
+    const eventId = (answer.body as { eventId: string }).eventId;
+    const trace = await waitFor(
+      async () => {
+        const records = await admin.readEvent(eventId);
+        return records && isTraceSettled(records) ? records : undefined;
+      },
+      { ...SETTLE, what: 'the event trace to settle' }
+    );
+
+    // Assert
+    expect(trace.map((record) => record.stage)).toEqual([
+      'received',
+      'matched',
+      'queued',
+      'failed',
+    ]);
+    expect(trace.at(-1)).toMatchObject({ code: 'meta_132001' });
+  });
+
+  it('answers 404 with a JSON code for an unknown webhook', async () => {
+    // Arrange
+    const delivery = stripeDelivery({
+      body: readFixture('stripe-charge-failed.json'),
+      secret,
+    });
+
+    // Act
+    const answer = await deliver(runtime.apiUrl, 'wh_doesnotexist', delivery);
+
+    // Assert
+    expect(answer.status).toBe(404);
+    expect(answer.body).toMatchObject({ code: expect.any(String) });
+  });
+
+  it('logs no full phone number, secret or token', async () => {
+    // Arrange
+    const secrets = new SecretsManagerClient(localAws(runtime.awsEndpoint));
+    const token = (
+      await secrets.send(
+        new GetSecretValueCommand({ SecretId: WHATSAPP_TOKEN_SECRET_ID })
+      )
+    ).SecretString;
+    secrets.destroy();
+    const readLines = () =>
+      readFileSync(runtime.handlerLogFile, 'utf8').split('\n').filter(Boolean);
+
+    // Act
+    const lines = await waitFor(
+      async () => {
+        const all = readLines();
+        return all.some((line) => line.includes('"message sent"'))
+          ? all
+          : undefined;
+      },
+      { ...SETTLE, what: 'the sender to log its send' }
+    );
+
+    // Assert
+    expect(token).toBeTruthy();
+    const leaks = lines.filter(
+      (line) =>
+        line.includes(RECIPIENT_DIGITS) ||
+        line.includes(secret) ||
+        line.includes(token ?? '')
+    );
+    expect(leaks).toEqual([]);
+  });
+});
