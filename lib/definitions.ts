@@ -236,3 +236,13 @@ export const MAX_WEBHOOK_BODY_BYTES = 512 * 1024;
 
 /** Throttling of the public route, per second, across all callers. */
 export const WEBHOOK_ROUTE_THROTTLE = { rate: 200, burst: 400 } as const;
+
+/** CloudWatch namespace of the custom metrics every stage emits. */
+export const METRICS_NAMESPACE = 'WaptoWebhookBridge';
+
+/** Custom metrics, by the function that emits them; dashboards read them. */
+export const CustomMetrics = {
+  verifier: ['WebhookAccepted', 'WebhookRejected'],
+  mapper: ['MappingFailed', 'MessageQueued'],
+  sender: ['MessageSent', 'MessageFailed'],
+} as const satisfies Partial<Record<FunctionKey, readonly string[]>>;

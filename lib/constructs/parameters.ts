@@ -1,0 +1,88 @@
+import { CfnParameter, type Stack } from 'aws-cdk-lib';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { DEFAULT_LOG_RECORD_TTL_DAYS } from '../definitions.js';
+import {
+  DEFAULT_LOG_RETENTION_DAYS,
+  LOG_RETENTION_CHOICES_DAYS,
+} from './defaults.js';
+
+/** Longest trace-record lifetime the parameter accepts: ten years. */
+const MAX_LOG_RECORD_TTL_DAYS = 3650;
+
+/** The values a deployer passes with `cdk deploy --parameters`. */
+export interface DeployParameters {
+  /** Meta's id of the sending phone number (not the number itself). */
+  readonly whatsAppPhoneNumberId: string;
+  /** Address for alarm e-mails, or '' for none. */
+  readonly alarmEmail: string;
+  /** Days CloudWatch keeps function and access logs. */
+  readonly logRetention: logs.RetentionDays;
+  /** Days a trace record stays in the log table before TTL removes it. */
+  readonly logRecordTtlDays: string;
+}
+
+/** The names to use with `--parameters Name=value`. */
+export const ParameterName = {
+  WhatsAppPhoneNumberId: 'WhatsAppPhoneNumberId',
+  AlarmEmail: 'AlarmEmail',
+  LogRetentionDays: 'LogRetentionDays',
+  LogRecordTtlDays: 'LogRecordTtlDays',
+} as const;
+
+/**
+ * Declares the stack's CloudFormation parameters. They live at stack level
+ * so their logical ids are exactly the names above.
+ */
+export const declareDeployParameters = (stack: Stack): DeployParameters => {
+  const phoneNumberId = new CfnParameter(
+    stack,
+    ParameterName.WhatsAppPhoneNumberId,
+    {
+      type: 'String',
+      description:
+        'WhatsApp Business phone number id from Meta (digits, not the ' +
+        'phone number itself).',
+      allowedPattern: '^[0-9]{5,32}$',
+      constraintDescription: 'must be the numeric id Meta shows.',
+    }
+  );
+  const alarmEmail = new CfnParameter(stack, ParameterName.AlarmEmail, {
+    type: 'String',
+    description: 'E-mail address that receives alarms; empty for none.',
+    default: '',
+    allowedPattern: '^$|^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$',
+    constraintDescription: 'must be an e-mail address or empty.',
+  });
+
+  return {
+    whatsAppPhoneNumberId: phoneNumberId.valueAsString,
+    alarmEmail: alarmEmail.valueAsString,
+    logRetention: declareLogRetention(stack),
+    logRecordTtlDays: declareLogRecordTtl(stack),
+  };
+};
+
+const declareLogRetention = (stack: Stack): logs.RetentionDays => {
+  const parameter = new CfnParameter(stack, ParameterName.LogRetentionDays, {
+    type: 'Number',
+    description: 'Days CloudWatch Logs keeps function and API access logs.',
+    default: String(DEFAULT_LOG_RETENTION_DAYS),
+    allowedValues: LOG_RETENTION_CHOICES_DAYS.map(String),
+  });
+
+  return parameter.valueAsNumber as logs.RetentionDays;
+};
+
+const declareLogRecordTtl = (stack: Stack): string => {
+  const parameter = new CfnParameter(stack, ParameterName.LogRecordTtlDays, {
+    type: 'Number',
+    description:
+      'Days a trace record (the per-event log in DynamoDB) is kept ' +
+      'before it expires.',
+    default: DEFAULT_LOG_RECORD_TTL_DAYS,
+    minValue: 1,
+    maxValue: MAX_LOG_RECORD_TTL_DAYS,
+  });
+
+  return parameter.valueAsString;
+};

@@ -1,0 +1,84 @@
+import { ArnFormat, Stack } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as secretsmanager from 'aws-cdk-lib/aws-secretsmanager';
+import type { FunctionKey, QueueKey, TableKey } from '../definitions.js';
+import type { BridgeFunction } from './bridge-function.js';
+import { acknowledgeNag } from './compliance.js';
+import type { DataTable } from './data-table.js';
+import type { QueueWorker } from './queue-worker.js';
+
+/** Actions the admin function needs to manage webhook signing secrets. */
+export const WEBHOOK_SECRET_ADMIN_ACTIONS = [
+  'secretsmanager:CreateSecret',
+  'secretsmanager:PutSecretValue',
+  'secretsmanager:GetSecretValue',
+  'secretsmanager:DescribeSecret',
+  'secretsmanager:TagResource',
+  'secretsmanager:UpdateSecret',
+  // Undoes a half-finished webhook creation (secret stored, config not).
+  'secretsmanager:DeleteSecret',
+] as const;
+
+/** Everything the product functions may touch. */
+export interface AccessTargets {
+  readonly functions: Readonly<Record<FunctionKey, BridgeFunction>>;
+  readonly tables: Readonly<Record<TableKey, DataTable>>;
+  readonly workers: Readonly<Record<QueueKey, QueueWorker>>;
+  readonly tokenSecret: secretsmanager.ISecret;
+  /** Name prefix of the webhook signing secrets the admin API creates. */
+  readonly webhookSecretPrefix: string;
+}
+
+/**
+ * Gives each function exactly what its stage needs: the verifier reads
+ * configs and its webhook secrets and queues events; the mapper reads
+ * configs, writes traces and queues messages; the sender writes traces and
+ * reads the WhatsApp token; the admin API manages configs and webhook
+ * secrets and reads traces.
+ */
+export const grantLeastPrivilege = (targets: AccessTargets): void => {
+  const { functions, tables, workers, tokenSecret } = targets;
+  const { verifier, mapper, sender, admin } = functions;
+
+  tables.config.grantRead(verifier.role);
+  workers.ingest.queue.grantSendMessages(verifier.role);
+  grantWebhookSecrets(targets, verifier, ['secretsmanager:GetSecretValue']);
+
+  tables.config.grantRead(mapper.role);
+  tables.logs.grantWrite(mapper.role);
+  workers.outbound.queue.grantSendMessages(mapper.role);
+
+  tables.logs.grantWrite(sender.role);
+  tokenSecret.grantRead(sender.role);
+
+  tables.config.grantReadWrite(admin.role);
+  tables.logs.grantRead(admin.role);
+  grantWebhookSecrets(targets, admin, WEBHOOK_SECRET_ADMIN_ACTIONS);
+};
+
+const grantWebhookSecrets = (
+  targets: AccessTargets,
+  grantee: BridgeFunction,
+  actions: readonly string[]
+): void => {
+  const prefix = targets.webhookSecretPrefix;
+  const prefixArn = Stack.of(grantee).formatArn({
+    service: 'secretsmanager',
+    resource: 'secret',
+    resourceName: `${prefix}*`,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
+  grantee.role.addToPrincipalPolicy(
+    new iam.PolicyStatement({ actions: [...actions], resources: [prefixArn] })
+  );
+  const finding =
+    'Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:' +
+    `<AWS::AccountId>:secret:${prefix}*`;
+  acknowledgeNag(grantee.role, {
+    id: `AwsSolutions-IAM5[${finding}]`,
+    reason:
+      'Webhook secrets are created at run time, one per webhook, under ' +
+      'this stack-specific name prefix; their names are not known at ' +
+      'deploy time, and Secrets Manager appends a random suffix.',
+  });
+};

@@ -1,0 +1,201 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import type { IConstruct } from 'constructs';
+import { describe, expect, it } from 'vitest';
+import {
+  TABLE_READ_ACTIONS,
+  TABLE_WRITE_ACTIONS,
+} from '../../lib/constructs/data-table.js';
+import { WEBHOOK_SECRET_ADMIN_ACTIONS } from '../../lib/constructs/permissions.js';
+import type { QueueWorker } from '../../lib/constructs/queue-worker.js';
+import { Tables } from '../../lib/definitions.js';
+import {
+  getAtt,
+  mentions,
+  refTo,
+  STACK_NAME,
+  statementsOfRole,
+  synthTemplate,
+} from './stack-fixture.js';
+
+const { stack, template } = synthTemplate();
+const { verifier, mapper, sender, admin } = stack.functions;
+
+const child = <T>(id: string) => stack.node.findChild(id) as T;
+const configTable = child<IConstruct>('ConfigTable').node.findChild('Table');
+const logTable = child<IConstruct>('LogTable').node.findChild('Table');
+const ingest = child<QueueWorker>('IngestQueue').queue;
+const outbound = child<QueueWorker>('OutboundQueue').queue;
+
+const SEND_ACTIONS = [
+  'sqs:SendMessage',
+  'sqs:GetQueueAttributes',
+  'sqs:GetQueueUrl',
+];
+
+const webhookSecretsArn = {
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      ':secretsmanager:',
+      { Ref: 'AWS::Region' },
+      ':',
+      { Ref: 'AWS::AccountId' },
+      `:secret:wapto/${STACK_NAME}/webhooks/*`,
+    ],
+  ],
+};
+
+const logIndexArn = {
+  'Fn::Join': [
+    '',
+    [getAtt(logTable, 'Arn'), `/index/${Tables.logs.indexes[0].name}`],
+  ],
+};
+
+/** Asserts that `role` holds a statement with exactly these actions. */
+const expectGrant = (
+  role: IConstruct,
+  actions: readonly string[],
+  resource: unknown
+) => {
+  // Policies are minimised: actions sorted, one action as a plain string.
+  const sorted = [...new Set(actions)].sort();
+  const action = sorted.length === 1 ? sorted[0] : sorted;
+  template.hasResourceProperties('AWS::IAM::Policy', {
+    Roles: [refTo(role)],
+    PolicyDocument: {
+      Statement: Match.arrayWith([
+        { Action: action, Effect: 'Allow', Resource: resource },
+      ]),
+    },
+  });
+};
+
+const expectNoAccess = (role: IConstruct, resource: IConstruct) => {
+  const statements = statementsOfRole(template, role);
+  expect(statements.filter((s) => mentions(s.Resource, resource))).toEqual([]);
+};
+
+describe('permissions of the product functions', () => {
+  describe('verifier', () => {
+    it('reads the config table', () => {
+      expectGrant(
+        verifier.role,
+        TABLE_READ_ACTIONS,
+        getAtt(configTable, 'Arn')
+      );
+    });
+
+    it('sends to the ingest queue', () => {
+      expectGrant(verifier.role, SEND_ACTIONS, getAtt(ingest, 'Arn'));
+    });
+
+    it('reads the webhook secrets under the stack prefix only', () => {
+      expectGrant(
+        verifier.role,
+        ['secretsmanager:GetSecretValue'],
+        webhookSecretsArn
+      );
+    });
+
+    it('cannot touch logs, outbound queue or token', () => {
+      for (const resource of [logTable, outbound, stack.tokenSecret]) {
+        expectNoAccess(verifier.role, resource);
+      }
+    });
+  });
+
+  describe('mapper', () => {
+    it('reads the config table', () => {
+      expectGrant(mapper.role, TABLE_READ_ACTIONS, getAtt(configTable, 'Arn'));
+    });
+
+    it('writes the log table', () => {
+      expectGrant(mapper.role, TABLE_WRITE_ACTIONS, getAtt(logTable, 'Arn'));
+    });
+
+    it('sends to the outbound queue', () => {
+      expectGrant(mapper.role, SEND_ACTIONS, getAtt(outbound, 'Arn'));
+    });
+
+    it('cannot touch secrets or write configs', () => {
+      expectNoAccess(mapper.role, stack.tokenSecret);
+      const statements = statementsOfRole(template, mapper.role);
+      const secretStatements = statements.filter((s) =>
+        JSON.stringify(s.Action).includes('secretsmanager:')
+      );
+      const configWrites = statements.filter(
+        (s) =>
+          mentions(s.Resource, configTable) &&
+          JSON.stringify(s.Action).includes('dynamodb:PutItem')
+      );
+      expect(secretStatements).toEqual([]);
+      expect(configWrites).toEqual([]);
+    });
+  });
+
+  describe('sender', () => {
+    it('writes the log table', () => {
+      expectGrant(sender.role, TABLE_WRITE_ACTIONS, getAtt(logTable, 'Arn'));
+    });
+
+    it('reads the WhatsApp token secret', () => {
+      expectGrant(
+        sender.role,
+        ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        refTo(stack.tokenSecret)
+      );
+    });
+
+    it('cannot touch configs, webhook secrets or other queues', () => {
+      for (const resource of [configTable, ingest]) {
+        expectNoAccess(sender.role, resource);
+      }
+      const statements = statementsOfRole(template, sender.role);
+      expect(JSON.stringify(statements)).not.toContain('/webhooks/*');
+    });
+  });
+
+  describe('admin', () => {
+    it('reads and writes the config table', () => {
+      expectGrant(
+        admin.role,
+        [...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS],
+        getAtt(configTable, 'Arn')
+      );
+    });
+
+    it('reads the log table and its index', () => {
+      expectGrant(admin.role, TABLE_READ_ACTIONS, [
+        getAtt(logTable, 'Arn'),
+        logIndexArn,
+      ]);
+    });
+
+    it('manages webhook secrets under the stack prefix', () => {
+      expectGrant(admin.role, WEBHOOK_SECRET_ADMIN_ACTIONS, webhookSecretsArn);
+    });
+
+    it('cannot write logs, use queues or read the token', () => {
+      for (const resource of [ingest, outbound, stack.tokenSecret]) {
+        expectNoAccess(admin.role, resource);
+      }
+      const logWrites = statementsOfRole(template, admin.role).filter(
+        (s) =>
+          mentions(s.Resource, logTable) &&
+          JSON.stringify(s.Action).includes('dynamodb:PutItem')
+      );
+      expect(logWrites).toEqual([]);
+    });
+  });
+
+  it('grants no wildcard action to any function', () => {
+    const actions = Object.values(stack.functions).flatMap((fn) =>
+      statementsOfRole(template, fn.role).flatMap((s) => [s.Action].flat())
+    );
+
+    expect(actions.filter((action) => action.includes('*'))).toEqual([]);
+  });
+});
