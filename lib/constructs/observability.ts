@@ -97,48 +97,51 @@ export class Observability extends Construct {
   }
 
   private apiServerErrorAlarm(api: apigwv2.IHttpApi): cloudwatch.Alarm {
-    return api
-      .metricServerError({ period: ALARM_PERIOD, statistic: 'Sum' })
-      .createAlarm(this, 'ApiServerErrorsAlarm', {
-        alarmDescription:
-          'The HTTP API answered with 5xx: providers will retry, admins ' +
-          'see failures. Check the verifier and admin logs.',
-        threshold: API_SERVER_ERRORS_ALARM_THRESHOLD,
-        comparisonOperator:
-          cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
+    return this.countAlarm(
+      api.metricServerError({ period: ALARM_PERIOD, statistic: 'Sum' }),
+      'ApiServerErrorsAlarm',
+      'The HTTP API answered with 5xx: providers will retry, admins ' +
+        'see failures. Check the verifier and admin logs.',
+      API_SERVER_ERRORS_ALARM_THRESHOLD
+    );
   }
 
   private errorAlarm(watched: WatchedFunction): cloudwatch.Alarm {
-    return watched.function
-      .metricErrors({ period: ALARM_PERIOD, statistic: 'Sum' })
-      .createAlarm(this, `${pascal(watched.name)}ErrorsAlarm`, {
-        alarmDescription:
-          `The ${watched.name} function failed whole invocations: its ` +
-          'batch is retried and may end in the dead-letter queue.',
-        threshold: 1,
-        comparisonOperator:
-          cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
+    return this.countAlarm(
+      watched.function.metricErrors({ period: ALARM_PERIOD, statistic: 'Sum' }),
+      `${pascal(watched.name)}ErrorsAlarm`,
+      `The ${watched.name} function failed whole invocations: its ` +
+        'batch is retried and may end in the dead-letter queue.'
+    );
   }
 
   private throttleAlarm(watched: WatchedFunction): cloudwatch.Alarm {
-    return watched.function
-      .metricThrottles({ period: ALARM_PERIOD, statistic: 'Sum' })
-      .createAlarm(this, `${pascal(watched.name)}ThrottlesAlarm`, {
-        alarmDescription:
-          `The ${watched.name} function was throttled: its event source ` +
-          'asks for more than its reserved concurrency.',
-        threshold: 1,
-        comparisonOperator:
-          cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
-      });
+    return this.countAlarm(
+      watched.function.metricThrottles({
+        period: ALARM_PERIOD,
+        statistic: 'Sum',
+      }),
+      `${pascal(watched.name)}ThrottlesAlarm`,
+      `The ${watched.name} function was throttled: its event source ` +
+        'asks for more than its reserved concurrency.'
+    );
+  }
+
+  /** Fires when a count reaches `threshold` within one alarm period. */
+  private countAlarm(
+    metric: cloudwatch.Metric,
+    id: string,
+    alarmDescription: string,
+    threshold = 1
+  ): cloudwatch.Alarm {
+    return metric.createAlarm(this, id, {
+      alarmDescription,
+      threshold,
+      comparisonOperator:
+        cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
   }
 
   private createQueries(
