@@ -180,7 +180,7 @@ export const Functions = {
 export type FunctionKey = keyof typeof Functions;
 
 export interface RouteDefinition {
-  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'ANY';
   readonly path: string;
   readonly target: FunctionKey;
   readonly auth: 'none' | 'iam';
@@ -231,8 +231,8 @@ export const Routes: readonly RouteDefinition[] = [
 export const routeKey = (route: RouteDefinition): string =>
   `${route.method} ${route.path}`;
 
-/** Largest webhook body accepted; the ingest message must also fit. */
-export const MAX_WEBHOOK_BODY_BYTES = 512 * 1024;
+/** Largest webhook body accepted; the domain rule, repeated for the docs. */
+export { MAX_WEBHOOK_BODY_BYTES } from '../lambdas/shared/domain/ingest.js';
 
 /** Throttling of the public route, per second, across all callers. */
 export const WEBHOOK_ROUTE_THROTTLE = { rate: 200, burst: 400 } as const;

@@ -45,8 +45,12 @@ export const matchRoute = (
   path: string
 ): MatchedRoute | undefined => {
   const segments = path.split('/');
-  for (const route of routes) {
-    if (route.method !== method) continue;
+  // A route naming the method wins over an ANY route, as in HTTP API.
+  const candidates = [
+    ...routes.filter((route) => route.method === method),
+    ...routes.filter((route) => route.method === 'ANY'),
+  ];
+  for (const route of candidates) {
     const pattern = route.path.split('/');
     if (pattern.length !== segments.length) continue;
     const pathParameters: Record<string, string> = {};

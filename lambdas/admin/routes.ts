@@ -89,10 +89,10 @@ const requireWebhook = async (webhookId: string) => {
 
 const createWebhookRoute: Route = async (event) => {
   const input = readBody(event, createWebhookSchema);
-  const { webhook, secret, generated } = newWebhook(input, new Date());
+  const { webhook, record, revealed } = newWebhook(input, new Date());
   // The secret goes first: a webhook never exists without one, and a
   // failed config write removes the secret again.
-  await createWebhookSecret(webhook.webhookId, { current: secret });
+  await createWebhookSecret(webhook.webhookId, record);
   try {
     await createWebhook(webhook);
   } catch (error) {
@@ -105,7 +105,7 @@ const createWebhookRoute: Route = async (event) => {
     body: {
       webhook,
       url: webhookUrl(event, webhook.webhookId),
-      ...(generated ? { secret } : {}),
+      ...revealed,
     },
   };
 };

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
@@ -7,26 +6,11 @@ import type {
   APIGatewayProxyEventV2,
   APIGatewayProxyStructuredResultV2,
 } from 'aws-lambda';
-import { MAX_WEBHOOK_BODY_BYTES } from '../../lib/definitions.js';
 import { getWebhook } from '../shared/adapters/config-store.js';
 import { enqueueEvent } from '../shared/adapters/queues.js';
 import { readWebhookSecret } from '../shared/adapters/secret-store.js';
-import {
-  AuthenticationError,
-  NotFoundError,
-  PayloadTooLargeError,
-} from '../shared/domain/errors.js';
-import { normaliseHeaders, rawBodyBytes } from '../shared/domain/http.js';
-import { parseJsonExact } from '../shared/domain/json.js';
-import {
-  encodeBody,
-  forwardableHeaders,
-  type IngestMessage,
-  ingestDeduplicationId,
-} from '../shared/domain/messages.js';
-import { Providers, readField } from '../shared/domain/providers.js';
-import { verifySignature } from '../shared/domain/signature.js';
-import { usableSecrets } from '../shared/domain/webhook.js';
+import { rawBodyBytes } from '../shared/domain/http.js';
+import { decideIngest } from '../shared/domain/ingest.js';
 import { httpErrors, jsonResponse } from '../shared/http-errors.js';
 import { MetricName, observability } from '../shared/observability.js';
 import { TtlCache } from '../shared/ttl-cache.js';
@@ -34,91 +18,81 @@ import { TtlCache } from '../shared/ttl-cache.js';
 const { logger, metrics } = observability('verifier');
 
 /** Config changes reach a warm verifier within this time. */
+const CONFIG_CACHE_MS = 60_000;
 const webhookCache = new TtlCache<Awaited<ReturnType<typeof getWebhook>>>(
-  60_000
+  CONFIG_CACHE_MS
 );
 
-const rejected = (reason: string, webhookId?: string) => {
-  metrics.addDimension('reason', reason);
-  metrics.addMetric(MetricName.WebhookRejected, MetricUnit.Count, 1);
-  logger.warn('webhook rejected', {
-    outcome: 'rejected',
-    reason,
-    webhook_id: webhookId,
-  });
-};
-
 /**
- * Verifies a provider's request over its exact bytes and answers only once
- * the event sits in the ingest queue. Nothing else happens on this path.
+ * The public webhook URL. It verifies a provider's request over its exact
+ * bytes and answers only once the event sits in the ingest queue; on a warm
+ * container that queue write is its only AWS call.
  */
 const verify = async (
   event: APIGatewayProxyEventV2
 ): Promise<APIGatewayProxyStructuredResultV2> => {
   const webhookId = event.pathParameters?.webhookId ?? '';
-  const body = rawBodyBytes(event.body, event.isBase64Encoded);
-  if (body.length > MAX_WEBHOOK_BODY_BYTES) {
-    rejected('payload_too_large', webhookId);
-    throw new PayloadTooLargeError(
-      `The body has ${body.length} bytes; the limit is ${MAX_WEBHOOK_BODY_BYTES}.`
-    );
-  }
   const webhook = await webhookCache.get(webhookId, () =>
     getWebhook(webhookId)
   );
   const secret = webhook && (await readWebhookSecret(webhookId));
-  if (!webhook || !secret) {
-    rejected('webhook_not_found', webhookId);
-    throw new NotFoundError('webhook_not_found', 'No webhook has this URL.');
-  }
-  const preset = Providers[webhook.provider];
-  const headers = normaliseHeaders(event.headers ?? {});
-  const now = new Date();
-  const result = verifySignature(
-    preset.scheme,
-    { body, headers },
-    usableSecrets(secret, now),
-    now.getTime() / 1000
-  );
-  if (!result.ok) {
-    rejected(result.reason, webhookId);
-    throw result.reason === 'timestamp_outside_tolerance'
-      ? new AuthenticationError(
-          'timestamp_outside_tolerance',
-          'The signed timestamp is too far from the current time.'
-        )
-      : new AuthenticationError(
-          'invalid_signature',
-          'The request signature is missing or does not verify.'
-        );
-  }
-
-  const parsed = parseJsonExact(body.toString('utf8'));
-  const message: IngestMessage = {
-    v: 1,
-    eventId: randomUUID(),
-    webhookId,
-    receivedAt: now.toISOString(),
-    eventKey: readField(preset.eventKey, headers, parsed),
-    providerEventId: readField(preset.eventId, headers, parsed),
-    headers: forwardableHeaders(headers),
-    ...encodeBody(body),
+  const request = {
+    method: event.requestContext.http.method,
+    headers: event.headers ?? {},
+    query: event.queryStringParameters ?? {},
+    body: rawBodyBytes(event.body, event.isBase64Encoded),
   };
-  await enqueueEvent(
-    message,
-    ingestDeduplicationId(webhookId, message.providerEventId, body)
-  );
-  metrics.addMetric(MetricName.WebhookAccepted, MetricUnit.Count, 1);
-  logger.info('webhook accepted', {
-    outcome: 'accepted',
-    event_id: message.eventId,
-    webhook_id: webhookId,
-    event_type: message.eventKey,
-    payload_bytes: body.length,
-  });
+  const decision = decideIngest(request, webhook, secret, new Date());
+  const keys = { webhook_id: webhookId, payload_bytes: request.body.length };
 
-  return jsonResponse(202, { eventId: message.eventId, status: 'accepted' });
+  switch (decision.kind) {
+    case 'reject':
+      metrics.addDimension('reason', decision.reason);
+      metrics.addMetric(MetricName.WebhookRejected, MetricUnit.Count, 1);
+      logger.warn('webhook rejected', {
+        ...keys,
+        outcome: 'rejected',
+        error_code: decision.code,
+        reason: decision.reason,
+      });
+      return withAllow(
+        jsonResponse(decision.status, {
+          code: decision.code,
+          message: decision.message,
+        }),
+        decision.allow
+      );
+    case 'ping':
+      logger.info('webhook ping answered', { ...keys, outcome: 'ping' });
+      return jsonResponse(200, { status: 'ping' });
+    case 'challenge':
+      logger.info('subscription challenge answered', keys);
+      return {
+        statusCode: 200,
+        headers: { 'content-type': 'text/plain' },
+        body: decision.answer,
+      };
+    case 'accept':
+      await enqueueEvent(decision.message, decision.deduplicationId);
+      metrics.addMetric(MetricName.WebhookAccepted, MetricUnit.Count, 1);
+      logger.info('webhook accepted', {
+        ...keys,
+        outcome: 'accepted',
+        event_id: decision.message.eventId,
+        event_type: decision.message.eventKey,
+      });
+      return jsonResponse(202, {
+        eventId: decision.message.eventId,
+        status: 'accepted',
+      });
+  }
 };
+
+const withAllow = (
+  response: APIGatewayProxyStructuredResultV2,
+  allow: string | undefined
+): APIGatewayProxyStructuredResultV2 =>
+  allow ? { ...response, headers: { ...response.headers, allow } } : response;
 
 export const handler = middy(verify)
   .use(injectLambdaContext(logger))

@@ -28,19 +28,6 @@ export class ValidationError extends AppError {
   }
 }
 
-/** A signature or timestamp did not verify; the text stays generic. */
-export class AuthenticationError extends AppError {
-  readonly status = 401;
-  readonly retryable = false;
-
-  constructor(
-    readonly code: string,
-    message: string
-  ) {
-    super(message);
-  }
-}
-
 export class NotFoundError extends AppError {
   readonly status = 404;
   readonly retryable = false;
@@ -51,12 +38,6 @@ export class NotFoundError extends AppError {
   ) {
     super(message);
   }
-}
-
-export class PayloadTooLargeError extends AppError {
-  readonly status = 413;
-  readonly retryable = false;
-  readonly code = 'payload_too_large';
 }
 
 export class ConflictError extends AppError {

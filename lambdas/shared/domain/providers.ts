@@ -1,25 +1,45 @@
+import { z } from 'zod';
 import { findHeader, type HeaderMap } from './http.js';
 import { readPath } from './json.js';
 import type { SignatureScheme } from './signature.js';
 
-/** Where a value lives in a request: a header, or a path in a JSON body. */
+/**
+ * Where a value lives in a request: a header, a path in a JSON body, or
+ * several of those joined (when no single field identifies an event).
+ */
 export type FieldLocation =
   | { readonly header: readonly string[] }
-  | { readonly bodyPath: string };
+  | { readonly bodyPath: string }
+  | { readonly all: readonly FieldLocation[] };
 
 /**
  * Everything the product needs to know about one provider's webhooks, as
- * data: how it signs, and where its event key and event id are.
+ * data: how it signs, where its event key and event id are, and which
+ * unsigned requests it sends to check an endpoint.
  */
 export interface ProviderPreset {
   readonly label: string;
   readonly scheme: SignatureScheme;
   readonly eventKey: FieldLocation;
-  readonly eventId: FieldLocation;
+  readonly eventId?: FieldLocation;
+  /** An unsigned setup request that gets 200 and is never queued. */
+  readonly ping?: { readonly bodyPattern: RegExp };
+  /** Answers Meta's GET subscription challenge with the verify token. */
+  readonly subscriptionChallenge?: boolean;
 }
 
 /** Stripe's libraries reject signatures older than five minutes. */
 const STRIPE_TOLERANCE_SECONDS = 300;
+/** Standard Webhooks checks five minutes either way. */
+const STANDARD_WEBHOOKS_TOLERANCE_SECONDS = 300;
+
+const hubSignature: SignatureScheme = {
+  header: ['x-hub-signature-256'],
+  algorithm: 'sha256',
+  encoding: 'hex',
+  layout: { kind: 'plain', prefix: 'sha256=' },
+  signedContent: '{body}',
+};
 
 export const Providers = {
   shopify: {
@@ -57,14 +77,161 @@ export const Providers = {
     eventKey: { bodyPath: 'type' },
     eventId: { bodyPath: 'id' },
   },
+  woocommerce: {
+    label: 'WooCommerce',
+    scheme: {
+      header: ['x-wc-webhook-signature'],
+      algorithm: 'sha256',
+      encoding: 'base64',
+      layout: { kind: 'plain' },
+      signedContent: '{body}',
+      secretFormat: 'html-entities',
+    },
+    eventKey: { header: ['x-wc-webhook-topic'] },
+    // Its delivery id changes per attempt, so an event is the topic, the
+    // resource and the moment it was modified.
+    eventId: {
+      all: [
+        { header: ['x-wc-webhook-topic'] },
+        { bodyPath: 'id' },
+        { bodyPath: 'date_modified_gmt' },
+      ],
+    },
+    // Saving a webhook in WooCommerce posts `webhook_id=<n>` unsigned and
+    // keeps the webhook only if the answer is exactly 200.
+    ping: { bodyPattern: /^webhook_id=\d+$/ },
+  },
+  razorpay: {
+    label: 'Razorpay',
+    scheme: {
+      header: ['x-razorpay-signature'],
+      algorithm: 'sha256',
+      encoding: 'hex',
+      layout: { kind: 'plain' },
+      signedContent: '{body}',
+    },
+    eventKey: { bodyPath: 'event' },
+    eventId: { header: ['x-razorpay-event-id'] },
+  },
+  meta: {
+    label: 'Meta (WhatsApp, Instagram, Messenger callbacks)',
+    scheme: hubSignature,
+    eventKey: { bodyPath: 'entry.0.changes.0.field' },
+    subscriptionChallenge: true,
+  },
+  github: {
+    label: 'GitHub-style (X-Hub-Signature-256)',
+    scheme: hubSignature,
+    eventKey: { header: ['x-github-event'] },
+    eventId: { header: ['x-github-delivery'] },
+  },
+  'standard-webhooks': {
+    label: 'Standard Webhooks (recommended for custom systems)',
+    scheme: {
+      header: ['webhook-signature'],
+      algorithm: 'sha256',
+      encoding: 'base64',
+      layout: { kind: 'versioned', version: 'v1' },
+      signedContent: '{id}.{timestamp}.{body}',
+      idHeader: ['webhook-id'],
+      timestampHeader: ['webhook-timestamp'],
+      secretFormat: 'whsec-base64',
+      toleranceSeconds: STANDARD_WEBHOOKS_TOLERANCE_SECONDS,
+    },
+    eventKey: { bodyPath: 'type' },
+    eventId: { header: ['webhook-id'] },
+  },
 } as const satisfies Record<string, ProviderPreset>;
 
-export type ProviderId = keyof typeof Providers;
+/** A source whose scheme the admin describes: any HMAC over the body. */
+export const GENERIC_PROVIDER = 'generic';
 
-export const PROVIDER_IDS = Object.keys(Providers) as ProviderId[];
+export type ProviderId = keyof typeof Providers | typeof GENERIC_PROVIDER;
 
-export const isProviderId = (value: string): value is ProviderId =>
-  Object.hasOwn(Providers, value);
+export const PROVIDER_IDS = [
+  ...Object.keys(Providers),
+  GENERIC_PROVIDER,
+] as ProviderId[];
+
+const headerNames = z
+  .array(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9-]{1,100}$/)
+      .transform((name) => name.toLowerCase())
+  )
+  .min(1)
+  .max(5);
+
+const bodyPath = z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/);
+
+const fieldLocationSchema = z.union([
+  z.strictObject({ header: headerNames }),
+  z.strictObject({ bodyPath }),
+]);
+
+const MAX_TOLERANCE_SECONDS = 3_600;
+
+/**
+ * What an admin gives for a generic HMAC source. The signed string is a
+ * template over `{body}`, `{timestamp}` and `{id}`.
+ */
+export const genericSourceSchema = z
+  .strictObject({
+    header: headerNames,
+    prefix: z.string().max(20).optional(),
+    algorithm: z.enum(['sha1', 'sha256', 'sha512']),
+    encoding: z.enum(['hex', 'base64']),
+    signedContent: z
+      .string()
+      .max(200)
+      .refine((text) => text.includes('{body}'), 'must include {body}')
+      .default('{body}'),
+    timestampHeader: headerNames.optional(),
+    idHeader: headerNames.optional(),
+    toleranceSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_TOLERANCE_SECONDS)
+      .optional(),
+    eventKey: fieldLocationSchema,
+    eventId: fieldLocationSchema.optional(),
+  })
+  .refine(
+    (source) =>
+      !source.signedContent.includes('{timestamp}') ||
+      source.timestampHeader !== undefined,
+    { message: 'a {timestamp} in signedContent needs a timestampHeader' }
+  )
+  .refine(
+    (source) =>
+      !source.signedContent.includes('{id}') || source.idHeader !== undefined,
+    { message: 'an {id} in signedContent needs an idHeader' }
+  );
+
+export type GenericSource = z.infer<typeof genericSourceSchema>;
+
+/** The preset a generic source's description stands for. */
+export const genericPreset = (source: GenericSource): ProviderPreset => ({
+  label: 'Generic HMAC',
+  scheme: {
+    header: source.header,
+    algorithm: source.algorithm,
+    encoding: source.encoding,
+    layout: { kind: 'plain', prefix: source.prefix ?? '' },
+    signedContent: source.signedContent,
+    ...(source.timestampHeader
+      ? { timestampHeader: source.timestampHeader }
+      : {}),
+    ...(source.idHeader ? { idHeader: source.idHeader } : {}),
+    ...(source.toleranceSeconds !== undefined
+      ? { toleranceSeconds: source.toleranceSeconds }
+      : {}),
+  },
+  eventKey: source.eventKey,
+  ...(source.eventId ? { eventId: source.eventId } : {}),
+});
 
 /** Reads a field from a request; only strings and numbers count. */
 export const readField = (
@@ -72,6 +239,12 @@ export const readField = (
   headers: HeaderMap,
   body: unknown
 ): string | undefined => {
+  if ('all' in location) {
+    const parts = location.all.map((part) => readField(part, headers, body));
+    return parts.every((part) => part !== undefined)
+      ? parts.join(':')
+      : undefined;
+  }
   const value =
     'header' in location
       ? findHeader(headers, location.header)

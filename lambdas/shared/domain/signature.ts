@@ -3,7 +3,7 @@ import { findHeader, type HeaderMap } from './http.js';
 
 export type HmacAlgorithm = 'sha1' | 'sha256' | 'sha512';
 
-/** Where the signature sits in its header value. */
+/** Where the signatures sit in their header value. */
 export type SignatureLayout =
   /** The signature alone, after an optional prefix such as `sha256=`. */
   | { readonly kind: 'plain'; readonly prefix?: string }
@@ -12,12 +12,22 @@ export type SignatureLayout =
       readonly kind: 'keyed';
       readonly signatureKey: string;
       readonly timestampKey: string;
-    };
+    }
+  /** Space-separated `version,signature` entries (Standard Webhooks). */
+  | { readonly kind: 'versioned'; readonly version: string };
 
 /**
- * A provider's signing scheme, as data. `signedContent` is the string that
- * was signed, with `{body}` standing for the raw body bytes and
- * `{timestamp}` for the timestamp exactly as sent.
+ * How the shared secret becomes the HMAC key:
+ * - `text`: its UTF-8 bytes, as typed (Stripe keeps the `whsec_` prefix);
+ * - `whsec-base64`: base64 after an optional `whsec_` (Standard Webhooks);
+ * - `html-entities`: HTML entities decoded first, as WooCommerce does.
+ */
+export type SecretFormat = 'text' | 'whsec-base64' | 'html-entities';
+
+/**
+ * A provider's signing scheme, as data. `signedContent` is the signed
+ * string: `{body}` stands for the raw body bytes, `{timestamp}` and `{id}`
+ * for those values exactly as sent.
  */
 export interface SignatureScheme {
   readonly header: readonly string[];
@@ -25,6 +35,12 @@ export interface SignatureScheme {
   readonly encoding: 'hex' | 'base64';
   readonly layout: SignatureLayout;
   readonly signedContent: string;
+  /** Headers carrying the timestamp, when it is not in the signature. */
+  readonly timestampHeader?: readonly string[];
+  /** Headers carrying the message id that `{id}` stands for. */
+  readonly idHeader?: readonly string[];
+  /** @default 'text' */
+  readonly secretFormat?: SecretFormat;
   /** Allowed distance between the signed time and arrival, either way. */
   readonly toleranceSeconds?: number;
 }
@@ -52,6 +68,7 @@ interface ParsedHeader {
 const TIMESTAMP_TEXT = /^\d{1,12}$/;
 const HEX_TEXT = /^(?:[0-9a-fA-F]{2})+$/;
 const BASE64_TEXT = /^[A-Za-z0-9+/]+={0,2}$/;
+const WHSEC_PREFIX = 'whsec_';
 
 /**
  * Verifies a request against a scheme with any of the given secrets (more
@@ -69,61 +86,121 @@ export const verifySignature = (
   if (headerValue === undefined || headerValue.trim() === '') {
     return { ok: false, reason: 'signature_missing' };
   }
-  const parsed = parseHeader(scheme.layout, headerValue);
-  const needsTimestamp = scheme.signedContent.includes('{timestamp}');
-  const timestampMissing =
-    needsTimestamp &&
-    (parsed.timestamp === undefined || !TIMESTAMP_TEXT.test(parsed.timestamp));
-  if (parsed.signatures.length === 0 || timestampMissing) {
+  const parsed = parseHeader(scheme, headerValue, request.headers);
+  const id = scheme.idHeader && findHeader(request.headers, scheme.idHeader);
+  if (!isComplete(scheme, parsed, id)) {
     return { ok: false, reason: 'signature_malformed' };
   }
 
-  const content = signedContent(scheme, request.body, parsed.timestamp);
+  const content = signedContent(scheme, request.body, parsed.timestamp, id);
   const candidates = parsed.signatures
     .map((text) => decodeDigest(text, scheme.encoding))
     .filter((digest): digest is Buffer => digest !== undefined);
-  const matched = secrets.some((secret) =>
-    matchesAny(hmac(scheme.algorithm, secret, content), candidates)
-  );
+  const matched = secrets.some((secret) => {
+    const key = secretKey(scheme.secretFormat, secret);
+    return (
+      key !== undefined &&
+      matchesAny(hmac(scheme.algorithm, key, content), candidates)
+    );
+  });
   if (!matched) return { ok: false, reason: 'signature_mismatch' };
 
   return judgeTimestamp(scheme, parsed.timestamp, nowSeconds);
 };
 
 /**
- * Signs a body the way the scheme's provider does and returns the header
+ * Signs a body the way the scheme's provider does and returns the headers
  * to send. Used to sign test events and the stand-in's callbacks.
  */
 export const signRequest = (
   scheme: SignatureScheme,
   body: Buffer,
   secret: string,
-  nowSeconds: number
+  nowSeconds: number,
+  id = 'msg_wapto_test'
 ): Record<string, string> => {
   const timestamp = String(Math.floor(nowSeconds));
-  const content = signedContent(scheme, body, timestamp);
-  const digest = hmac(scheme.algorithm, secret, content).toString(
-    scheme.encoding
-  );
+  const key = secretKey(scheme.secretFormat, secret);
   const [name] = scheme.header;
-  if (name === undefined) throw new Error('Scheme names no header.');
-  const value =
-    scheme.layout.kind === 'plain'
-      ? `${scheme.layout.prefix ?? ''}${digest}`
-      : `${scheme.layout.timestampKey}=${timestamp},` +
-        `${scheme.layout.signatureKey}=${digest}`;
+  if (name === undefined || key === undefined) {
+    throw new Error('The scheme names no header or the secret is unusable.');
+  }
+  const digest = hmac(
+    scheme.algorithm,
+    key,
+    signedContent(scheme, body, timestamp, id)
+  ).toString(scheme.encoding);
+  const headers: Record<string, string> = {
+    [name]: headerValueFor(scheme.layout, digest, timestamp),
+  };
+  const [timestampName] = scheme.timestampHeader ?? [];
+  if (timestampName) headers[timestampName] = timestamp;
+  const [idName] = scheme.idHeader ?? [];
+  if (idName) headers[idName] = id;
 
-  return { [name]: value };
+  return headers;
 };
 
-const parseHeader = (layout: SignatureLayout, value: string): ParsedHeader => {
+const headerValueFor = (
+  layout: SignatureLayout,
+  digest: string,
+  timestamp: string
+): string => {
+  if (layout.kind === 'plain') return `${layout.prefix ?? ''}${digest}`;
+  if (layout.kind === 'versioned') return `${layout.version},${digest}`;
+
+  return `${layout.timestampKey}=${timestamp},${layout.signatureKey}=${digest}`;
+};
+
+const isComplete = (
+  scheme: SignatureScheme,
+  parsed: ParsedHeader,
+  id: string | undefined
+): boolean => {
+  const needsTimestamp = scheme.signedContent.includes('{timestamp}');
+  const timestampOk =
+    !needsTimestamp ||
+    (parsed.timestamp !== undefined && TIMESTAMP_TEXT.test(parsed.timestamp));
+  const idOk = !scheme.signedContent.includes('{id}') || Boolean(id);
+
+  return parsed.signatures.length > 0 && timestampOk && idOk;
+};
+
+const parseHeader = (
+  scheme: SignatureScheme,
+  value: string,
+  headers: HeaderMap
+): ParsedHeader => {
+  const layout = scheme.layout;
+  const timestamp =
+    scheme.timestampHeader && findHeader(headers, scheme.timestampHeader);
   if (layout.kind === 'plain') {
     const text = value.trim();
     const prefix = layout.prefix ?? '';
     const hasPrefix = text.toLowerCase().startsWith(prefix.toLowerCase());
 
-    return { signatures: hasPrefix ? [text.slice(prefix.length)] : [] };
+    return {
+      signatures: hasPrefix ? [text.slice(prefix.length)] : [],
+      timestamp: timestamp?.trim(),
+    };
   }
+  if (layout.kind === 'versioned') {
+    const wanted = `${layout.version},`;
+    const signatures = value
+      .split(' ')
+      .filter((entry) => entry.startsWith(wanted))
+      .map((entry) => entry.slice(wanted.length));
+
+    return { signatures, timestamp: timestamp?.trim() };
+  }
+
+  return parseKeyed(layout, value);
+};
+
+const parseKeyed = (
+  layout: { readonly signatureKey: string; readonly timestampKey: string },
+  value: string
+): ParsedHeader => {
   const signatures: string[] = [];
   let timestamp: string | undefined;
   for (const pair of value.split(',')) {
@@ -141,24 +218,68 @@ const parseHeader = (layout: SignatureLayout, value: string): ParsedHeader => {
 const signedContent = (
   scheme: SignatureScheme,
   body: Buffer,
-  timestamp: string | undefined
+  timestamp: string | undefined,
+  id: string | undefined
 ): Buffer => {
-  const parts = scheme.signedContent.split(/(\{body\}|\{timestamp\})/);
+  const parts = scheme.signedContent.split(/(\{body\}|\{timestamp\}|\{id\})/);
 
   return Buffer.concat(
     parts.map((part) => {
       if (part === '{body}') return body;
       if (part === '{timestamp}') return Buffer.from(timestamp ?? '', 'utf8');
+      if (part === '{id}') return Buffer.from(id ?? '', 'utf8');
       return Buffer.from(part, 'utf8');
     })
   );
 };
 
-const hmac = (
-  algorithm: HmacAlgorithm,
-  secret: string,
-  content: Buffer
-): Buffer => createHmac(algorithm, secret).update(content).digest();
+/** The HMAC key bytes, or `undefined` when the secret cannot be one. */
+const secretKey = (
+  format: SecretFormat = 'text',
+  secret: string
+): Buffer | undefined => {
+  if (format === 'text') return Buffer.from(secret, 'utf8');
+  if (format === 'html-entities') {
+    return Buffer.from(decodeHtmlEntities(secret), 'utf8');
+  }
+  const encoded = secret.startsWith(WHSEC_PREFIX)
+    ? secret.slice(WHSEC_PREFIX.length)
+    : secret;
+  if (!BASE64_TEXT.test(encoded)) return undefined;
+
+  return Buffer.from(encoded, 'base64');
+};
+
+// The entities WordPress's wp_specialchars_decode() turns back with
+// ENT_QUOTES before WooCommerce hashes with the secret.
+const HTML_ENTITIES: Readonly<Record<string, string>> = {
+  '&amp;': '&',
+  '&#038;': '&',
+  '&#x26;': '&',
+  '&lt;': '<',
+  '&#060;': '<',
+  '&gt;': '>',
+  '&#062;': '>',
+  '&quot;': '"',
+  '&#034;': '"',
+  '&#x22;': '"',
+  '&#039;': "'",
+  '&#x27;': "'",
+};
+
+const decodeHtmlEntities = (text: string): string =>
+  text.replace(
+    /&(?:amp|lt|gt|quot|#0?38|#x26|#0?60|#0?62|#0?34|#x22|#0?39|#x27);/gi,
+    (entity) => HTML_ENTITIES[normaliseEntity(entity)] ?? entity
+  );
+
+const normaliseEntity = (entity: string): string => {
+  const lower = entity.toLowerCase();
+  return /^&#\d\d;$/.test(lower) ? `&#0${lower.slice(2)}` : lower;
+};
+
+const hmac = (algorithm: HmacAlgorithm, key: Buffer, content: Buffer): Buffer =>
+  createHmac(algorithm, key).update(content).digest();
 
 const decodeDigest = (
   text: string,
@@ -180,7 +301,9 @@ const judgeTimestamp = (
   timestamp: string | undefined,
   nowSeconds: number
 ): VerifyResult => {
-  if (timestamp === undefined) return { ok: true };
+  if (timestamp === undefined || !TIMESTAMP_TEXT.test(timestamp)) {
+    return { ok: true };
+  }
   const signedAt = Number(timestamp);
   const tolerance = scheme.toleranceSeconds;
   if (tolerance !== undefined && Math.abs(nowSeconds - signedAt) > tolerance) {

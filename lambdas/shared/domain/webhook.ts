@@ -1,7 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { isCountryCode } from './phone.js';
-import { PROVIDER_IDS, type ProviderId } from './providers.js';
+import {
+  GENERIC_PROVIDER,
+  type GenericSource,
+  genericPreset,
+  genericSourceSchema,
+  PROVIDER_IDS,
+  type ProviderId,
+  type ProviderPreset,
+  Providers,
+} from './providers.js';
 
 /**
  * A webhook in `capture` verifies and records events but sends nothing;
@@ -17,6 +26,8 @@ export interface Webhook {
   readonly status: WebhookStatus;
   /** ISO 3166 country for phone numbers written without a country code. */
   readonly defaultCountry?: string;
+  /** How a `generic` source signs and where its event key is. */
+  readonly source?: GenericSource;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -26,35 +37,86 @@ export interface SecretRecord {
   readonly current: string;
   /** The secret before a rotation, still accepted until `expiresAt`. */
   readonly previous?: { readonly value: string; readonly expiresAt: string };
+  /** The token Meta's subscription challenge must present. */
+  readonly verifyToken?: string;
 }
 
 const MIN_SECRET_LENGTH = 16;
+
+/** Providers whose secret cannot be chosen, so it must be pasted in. */
+const PROVIDERS_ISSUING_SECRETS = new Set<ProviderId>([
+  'shopify',
+  'stripe',
+  'meta',
+]);
 const MAX_SECRET_LENGTH = 256;
 
-export const createWebhookSchema = z.strictObject({
-  name: z.string().trim().min(1).max(100),
-  provider: z.enum(PROVIDER_IDS as [ProviderId, ...ProviderId[]]),
-  secret: z
-    .string()
-    .min(MIN_SECRET_LENGTH)
-    .max(MAX_SECRET_LENGTH)
-    .regex(/^\S+$/, 'must not contain white space')
-    .optional(),
-  defaultCountry: z
-    .string()
-    .length(2)
-    .refine(isCountryCode, 'must be an ISO 3166 country code such as US or IN')
-    .transform((value) => value.toUpperCase())
-    .optional(),
-});
+export const createWebhookSchema = z
+  .strictObject({
+    name: z.string().trim().min(1).max(100),
+    provider: z.enum(PROVIDER_IDS as [ProviderId, ...ProviderId[]]),
+    secret: z
+      .string()
+      .min(MIN_SECRET_LENGTH)
+      .max(MAX_SECRET_LENGTH)
+      .regex(/^\S+$/, 'must not contain white space')
+      .optional(),
+    defaultCountry: z
+      .string()
+      .length(2)
+      .refine(
+        isCountryCode,
+        'must be an ISO 3166 country code such as US or IN'
+      )
+      .transform((value) => value.toUpperCase())
+      .optional(),
+    source: genericSourceSchema.optional(),
+  })
+  .refine(
+    (input) =>
+      input.secret !== undefined ||
+      !PROVIDERS_ISSUING_SECRETS.has(input.provider),
+    {
+      message:
+        'this provider issues the signing secret itself: paste it as secret',
+      path: ['secret'],
+    }
+  )
+  .refine(
+    (input) =>
+      input.provider !== 'standard-webhooks' ||
+      input.secret === undefined ||
+      /^(whsec_)?[A-Za-z0-9+/]+={0,2}$/.test(input.secret),
+    {
+      message: 'a Standard Webhooks secret is base64, optionally after whsec_',
+      path: ['secret'],
+    }
+  )
+  .refine(
+    (input) =>
+      (input.provider === GENERIC_PROVIDER) === (input.source !== undefined),
+    {
+      message: 'a generic webhook needs a source description, and only it',
+      path: ['source'],
+    }
+  );
 
 export type CreateWebhookInput = z.infer<typeof createWebhookSchema>;
 
-/** A new webhook, in capture mode, with its secret (generated if none). */
+/** What the admin sees once, at creation: never stored in clear again. */
+export interface RevealedSecrets {
+  readonly secret?: string;
+  readonly verifyToken?: string;
+}
+
+/**
+ * A new webhook, in capture mode, with its secret record: the secret the
+ * provider issued, or a generated one the admin pastes into the provider.
+ */
 export const newWebhook = (
   input: CreateWebhookInput,
   now: Date
-): { webhook: Webhook; secret: string; generated: boolean } => {
+): { webhook: Webhook; record: SecretRecord; revealed: RevealedSecrets } => {
   const at = now.toISOString();
   const webhook: Webhook = {
     webhookId: `wh_${randomBytes(12).toString('base64url')}`,
@@ -62,17 +124,40 @@ export const newWebhook = (
     provider: input.provider,
     status: WebhookStatus.Capture,
     ...(input.defaultCountry ? { defaultCountry: input.defaultCountry } : {}),
+    ...(input.source ? { source: input.source } : {}),
     createdAt: at,
     updatedAt: at,
   };
-  const secret = input.secret ?? generateSecret();
+  const secret = input.secret ?? generateSecret(input.provider);
+  const verifyToken = presetFor(webhook).subscriptionChallenge
+    ? randomBytes(18).toString('base64url')
+    : undefined;
+  const record: SecretRecord = {
+    current: secret,
+    ...(verifyToken ? { verifyToken } : {}),
+  };
+  const revealed: RevealedSecrets = {
+    ...(input.secret === undefined ? { secret } : {}),
+    ...(verifyToken ? { verifyToken } : {}),
+  };
 
-  return { webhook, secret, generated: input.secret === undefined };
+  return { webhook, record, revealed };
 };
 
-/** 32 random bytes: as strong as the HMAC-SHA256 key can use. */
-export const generateSecret = (): string =>
-  `wapto_${randomBytes(32).toString('base64url')}`;
+/** How a webhook's requests are verified and read. */
+export const presetFor = (webhook: Webhook): ProviderPreset =>
+  webhook.provider === GENERIC_PROVIDER
+    ? genericPreset(webhook.source as GenericSource)
+    : Providers[webhook.provider];
+
+/**
+ * 32 random bytes, as strong as an HMAC-SHA256 key can use, in the form the
+ * provider's own libraries expect.
+ */
+export const generateSecret = (provider: ProviderId): string =>
+  provider === 'standard-webhooks'
+    ? `whsec_${randomBytes(32).toString('base64')}`
+    : `wapto_${randomBytes(32).toString('base64url')}`;
 
 /** Secrets that verify requests right now. */
 export const usableSecrets = (record: SecretRecord, now: Date): string[] => {

@@ -1,0 +1,170 @@
+import { randomUUID, timingSafeEqual } from 'node:crypto';
+import type { HeaderMap } from './http.js';
+import { findHeader, normaliseHeaders } from './http.js';
+import { parseJsonExact } from './json.js';
+import {
+  encodeBody,
+  forwardableHeaders,
+  type IngestMessage,
+  ingestDeduplicationId,
+} from './messages.js';
+import { type ProviderPreset, readField } from './providers.js';
+import { verifySignature } from './signature.js';
+import {
+  presetFor,
+  type SecretRecord,
+  usableSecrets,
+  type Webhook,
+} from './webhook.js';
+
+/** Largest webhook body accepted; the ingest message must also fit. */
+export const MAX_WEBHOOK_BODY_BYTES = 512 * 1024;
+
+export interface IncomingRequest {
+  readonly method: string;
+  readonly headers: HeaderMap;
+  readonly query: Readonly<Record<string, string | undefined>>;
+  readonly body: Buffer;
+}
+
+/** What to do with one request to a webhook URL. */
+export type IngestDecision =
+  | {
+      readonly kind: 'reject';
+      readonly status: number;
+      readonly code: string;
+      readonly message: string;
+      /** Why, for logs and metrics; may be finer than `code`. */
+      readonly reason: string;
+      readonly allow?: string;
+    }
+  | { readonly kind: 'ping' }
+  | { readonly kind: 'challenge'; readonly answer: string }
+  | {
+      readonly kind: 'accept';
+      readonly message: IngestMessage;
+      readonly deduplicationId: string;
+    };
+
+const reject = (
+  status: number,
+  code: string,
+  message: string,
+  reason = code
+): IngestDecision => ({ kind: 'reject', status, code, message, reason });
+
+/**
+ * Decides what a request to a webhook URL becomes: accepted as an event,
+ * answered as a provider's ping or subscription challenge, or refused with
+ * a stable code. Authentication failures say nothing about which part of
+ * the signature was wrong.
+ */
+export const decideIngest = (
+  request: IncomingRequest,
+  webhook: Webhook | undefined,
+  secret: SecretRecord | undefined,
+  now: Date
+): IngestDecision => {
+  if (!webhook || !secret) {
+    return reject(404, 'webhook_not_found', 'No webhook has this URL.');
+  }
+  const preset = presetFor(webhook);
+  const allow = preset.subscriptionChallenge ? 'GET, POST' : 'POST';
+  if (request.method === 'GET' && preset.subscriptionChallenge) {
+    return answerChallenge(request, secret);
+  }
+  if (request.method !== 'POST') {
+    return {
+      kind: 'reject',
+      status: 405,
+      code: 'method_not_allowed',
+      message: `This URL takes ${allow} requests.`,
+      reason: 'method_not_allowed',
+      allow,
+    };
+  }
+  if (request.body.length > MAX_WEBHOOK_BODY_BYTES) {
+    return reject(
+      413,
+      'payload_too_large',
+      `The body has ${request.body.length} bytes; the limit is ${MAX_WEBHOOK_BODY_BYTES}.`
+    );
+  }
+  const headers = normaliseHeaders(request.headers);
+  const signed = findHeader(headers, preset.scheme.header) !== undefined;
+  if (!signed && preset.ping?.bodyPattern.test(request.body.toString('utf8'))) {
+    return { kind: 'ping' };
+  }
+  const result = verifySignature(
+    preset.scheme,
+    { body: request.body, headers },
+    usableSecrets(secret, now),
+    now.getTime() / 1000
+  );
+  if (!result.ok) {
+    return result.reason === 'timestamp_outside_tolerance'
+      ? reject(
+          401,
+          'timestamp_outside_tolerance',
+          'The signed timestamp is too far from the current time.'
+        )
+      : reject(
+          401,
+          'invalid_signature',
+          'The request signature is missing or does not verify.',
+          result.reason
+        );
+  }
+
+  return accept(preset, webhook.webhookId, request.body, headers, now);
+};
+
+const accept = (
+  preset: ProviderPreset,
+  webhookId: string,
+  body: Buffer,
+  headers: Record<string, string>,
+  now: Date
+): IngestDecision => {
+  const parsed = parseJsonExact(body.toString('utf8'));
+  const providerEventId =
+    preset.eventId && readField(preset.eventId, headers, parsed);
+  const message: IngestMessage = {
+    v: 1,
+    eventId: randomUUID(),
+    webhookId,
+    receivedAt: now.toISOString(),
+    eventKey: readField(preset.eventKey, headers, parsed),
+    providerEventId,
+    headers: forwardableHeaders(headers),
+    ...encodeBody(body),
+  };
+
+  return {
+    kind: 'accept',
+    message,
+    deduplicationId: ingestDeduplicationId(webhookId, providerEventId, body),
+  };
+};
+
+const answerChallenge = (
+  request: IncomingRequest,
+  secret: SecretRecord
+): IngestDecision => {
+  const token = request.query['hub.verify_token'] ?? '';
+  const challenge = request.query['hub.challenge'] ?? '';
+  const expected = secret.verifyToken ?? '';
+  const tokenMatches =
+    expected !== '' &&
+    token.length === expected.length &&
+    timingSafeEqual(Buffer.from(token), Buffer.from(expected));
+  if (request.query['hub.mode'] !== 'subscribe' || !tokenMatches) {
+    return reject(
+      403,
+      'challenge_failed',
+      'The subscription challenge does not carry this webhook’s verify token.'
+    );
+  }
+
+  return { kind: 'challenge', answer: challenge };
+};
