@@ -4,21 +4,20 @@ import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { getWebhookWithMappings } from '../shared/adapters/config-store.js';
+import { claimProviderEvent } from '../shared/adapters/dedup-store.js';
 import { enqueueMessages } from '../shared/adapters/queues.js';
 import { writeTrace } from '../shared/adapters/trace-store.js';
-import { ingestMessageSchema } from '../shared/domain/messages.js';
-import { planEvent } from '../shared/domain/plan-event.js';
+import {
+  type IngestMessage,
+  ingestMessageSchema,
+} from '../shared/domain/messages.js';
+import { duplicateTrace, planEvent } from '../shared/domain/plan-event.js';
 import { MetricName, observability } from '../shared/observability.js';
 import { processFifoBatch } from '../shared/sqs-batch.js';
 
 const { logger, metrics } = observability('mapper');
 
-/**
- * Maps one accepted event: queue the messages its mappings produce first,
- * then record the trace, so a retry after a crash re-queues under the same
- * deduplication ids instead of losing messages.
- */
-const mapRecord = async (record: SQSRecord): Promise<void> => {
+const readIngestMessage = (record: SQSRecord): IngestMessage => {
   const parsed = ingestMessageSchema.safeParse(JSON.parse(record.body));
   if (!parsed.success) {
     logger.error('ingest message unreadable', {
@@ -27,29 +26,60 @@ const mapRecord = async (record: SQSRecord): Promise<void> => {
     });
     throw new Error('Ingest message does not match its schema.');
   }
-  const message = parsed.data;
-  logger.appendKeys({
-    event_id: message.eventId,
-    webhook_id: message.webhookId,
-  });
+
+  return parsed.data;
+};
+
+/**
+ * Maps one accepted event. A provider's re-delivery is recognised by its
+ * event id and only recorded. Otherwise the messages go to the queue before
+ * the trace is written, so a retry after a crash re-queues them under the
+ * same deduplication ids instead of losing them.
+ */
+const mapEvent = async (message: IngestMessage, now: Date): Promise<void> => {
+  if (message.providerEventId) {
+    const claim = await claimProviderEvent(
+      message.webhookId,
+      message.providerEventId,
+      message.eventId,
+      now
+    );
+    if (!claim.claimed) {
+      await writeTrace(duplicateTrace(message, claim.originalEventId, now));
+      logger.info('event is a duplicate', {
+        outcome: 'duplicate',
+        original_event_id: claim.originalEventId,
+      });
+      return;
+    }
+  }
   const config = await getWebhookWithMappings(message.webhookId);
-  const plan = await planEvent(message, config, new Date());
+  const plan = await planEvent(message, config, now);
 
   await enqueueMessages(plan.messages);
   await writeTrace(plan.trace);
-  metrics.addMetric(
-    MetricName.MessageQueued,
-    MetricUnit.Count,
-    plan.messages.length
-  );
+  const queued = plan.messages.length;
+  metrics.addMetric(MetricName.MessageQueued, MetricUnit.Count, queued);
   metrics.addMetric(MetricName.MappingFailed, MetricUnit.Count, plan.failures);
   logger.info('event mapped', {
     outcome: plan.outcome,
     event_type: message.eventKey,
-    messages: plan.messages.length,
+    messages: queued,
     failures: plan.failures,
   });
-  logger.removeKeys(['event_id', 'webhook_id']);
+};
+
+const mapRecord = async (record: SQSRecord): Promise<void> => {
+  const message = readIngestMessage(record);
+  logger.appendKeys({
+    event_id: message.eventId,
+    webhook_id: message.webhookId,
+  });
+  try {
+    await mapEvent(message, new Date());
+  } finally {
+    logger.removeKeys(['event_id', 'webhook_id']);
+  }
 };
 
 export const handler = middy((event: SQSEvent, context: Context) =>

@@ -73,7 +73,7 @@ const verify = async (
         body: decision.answer,
       };
     case 'accept':
-      await enqueueEvent(decision.message, decision.deduplicationId);
+      await enqueueEvent(decision.message);
       metrics.addMetric(MetricName.WebhookAccepted, MetricUnit.Count, 1);
       logger.info('webhook accepted', {
         ...keys,

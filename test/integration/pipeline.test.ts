@@ -169,6 +169,50 @@ describe('local pipeline', { timeout: TEST_MS }, () => {
     expect(wamid).toMatch(/^wamid\./);
   });
 
+  it('records a re-delivered event as a duplicate and sends it once', async () => {
+    // Arrange
+    const admin = adminClient(runtime.apiUrl);
+    const webhookId = await stripeWebhook();
+    const body = readFixture('stripe-charge-failed.json');
+    const sentBefore = standInCount();
+    const settled = (eventId: string) =>
+      waitFor(
+        async () => {
+          const records = await admin.readEvent(eventId);
+          return records && isTraceSettled(records) ? records : undefined;
+        },
+        { ...SETTLE, what: 'the event trace to settle' }
+      );
+
+    // Act: Stripe signs each retry anew, with a later timestamp.
+    const first = await deliver(
+      runtime.apiUrl,
+      webhookId,
+      stripeDelivery({ body, secret })
+    );
+    const firstId = (first.body as { eventId: string }).eventId;
+    await settled(firstId);
+    const again = await deliver(
+      runtime.apiUrl,
+      webhookId,
+      stripeDelivery({ body, secret, now: new Date(Date.now() + 5_000) })
+    );
+    const againId = (again.body as { eventId: string }).eventId;
+    const duplicate = await settled(againId);
+
+    // Assert
+    expect(again.status).toBe(202);
+    expect(duplicate.map((record) => record.stage)).toEqual([
+      'received',
+      'duplicate',
+    ]);
+    expect(duplicate.at(-1)).toMatchObject({
+      code: 'duplicate_delivery',
+      originalEventId: firstId,
+    });
+    expect(standInCount()).toBe(sentBefore + 1);
+  });
+
   it('refuses a tampered signature with 401 and queues nothing', async () => {
     // Arrange
     const admin = adminClient(runtime.apiUrl);

@@ -17,19 +17,18 @@ const SQS_BATCH_LIMIT = 10;
 
 /**
  * Puts an accepted event on the ingest queue, grouped by webhook so one
- * source's events are mapped in arrival order. FIFO queues take no
- * per-message delay, so none is ever set here.
+ * source's events are mapped in arrival order. Each delivery is its own
+ * message (the mapper recognises a provider's re-deliveries durably and
+ * records them); the deduplication id only absorbs this call's retries.
+ * FIFO queues take no per-message delay, so none is ever set here.
  */
-export const enqueueEvent = async (
-  message: IngestMessage,
-  deduplicationId: string
-): Promise<void> => {
+export const enqueueEvent = async (message: IngestMessage): Promise<void> => {
   await sqs.send(
     new SendMessageCommand({
       QueueUrl: requireEnv(Env.IngestQueueUrl),
       MessageBody: JSON.stringify(message),
       MessageGroupId: message.webhookId,
-      MessageDeduplicationId: deduplicationId,
+      MessageDeduplicationId: message.eventId,
     })
   );
 };

@@ -6,7 +6,6 @@ import {
   encodeBody,
   forwardableHeaders,
   type IngestMessage,
-  ingestDeduplicationId,
 } from './messages.js';
 import { type ProviderPreset, readField } from './providers.js';
 import { verifySignature } from './signature.js';
@@ -40,11 +39,7 @@ export type IngestDecision =
     }
   | { readonly kind: 'ping' }
   | { readonly kind: 'challenge'; readonly answer: string }
-  | {
-      readonly kind: 'accept';
-      readonly message: IngestMessage;
-      readonly deduplicationId: string;
-    };
+  | { readonly kind: 'accept'; readonly message: IngestMessage };
 
 const reject = (
   status: number,
@@ -140,11 +135,7 @@ const accept = (
     ...encodeBody(body),
   };
 
-  return {
-    kind: 'accept',
-    message,
-    deduplicationId: ingestDeduplicationId(webhookId, providerEventId, body),
-  };
+  return { kind: 'accept', message };
 };
 
 const answerChallenge = (

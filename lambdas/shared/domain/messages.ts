@@ -36,6 +36,12 @@ export const outboundMessageSchema = z.object({
 });
 export type OutboundMessage = z.infer<typeof outboundMessageSchema>;
 
+/**
+ * How long a provider's event id is remembered: longer than any provider
+ * re-delivers (Shopify 4 h, Stripe 3 days, Meta 7 days).
+ */
+export const DUPLICATE_WINDOW_SECONDS = 8 * 24 * 3600;
+
 /** Headers that never travel past the verifier. */
 const PRIVATE_HEADERS = new Set(['authorization', 'cookie', 'x-api-key']);
 
@@ -69,18 +75,6 @@ export const messageKey = (
 /** FIFO ordering key that keeps the phone number out of queue metadata. */
 export const recipientGroup = (recipient: string): string =>
   `r_${sha256(recipient).slice(0, 40)}`;
-
-/** Deduplication id for the ingest queue: one per provider event. */
-export const ingestDeduplicationId = (
-  webhookId: string,
-  providerEventId: string | undefined,
-  body: Buffer
-): string =>
-  sha256(
-    providerEventId === undefined
-      ? `${webhookId}\nbody\n${sha256(body)}`
-      : `${webhookId}\nid\n${providerEventId}`
-  );
 
 const sha256 = (value: string | Buffer): string =>
   createHash('sha256').update(value).digest('hex');

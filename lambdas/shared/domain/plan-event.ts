@@ -18,6 +18,34 @@ export interface EventPlan {
   readonly outcome: 'mapped' | 'captured' | 'unmatched' | 'dropped';
 }
 
+/** The trace of a re-delivery of an event that was already processed. */
+export const duplicateTrace = (
+  message: IngestMessage,
+  originalEventId: string,
+  now: Date
+): TraceRecord[] => {
+  const base = {
+    eventId: message.eventId,
+    webhookId: message.webhookId,
+    ...(message.eventKey ? { eventKey: message.eventKey } : {}),
+    ...(message.providerEventId
+      ? { providerEventId: message.providerEventId }
+      : {}),
+  };
+
+  return [
+    { ...base, stage: TraceStage.Received, at: message.receivedAt },
+    {
+      ...base,
+      stage: TraceStage.Duplicate,
+      at: now.toISOString(),
+      originalEventId,
+      code: 'duplicate_delivery',
+      reason: `the provider delivered event ${message.providerEventId} again; it was processed as event ${originalEventId}`,
+    },
+  ];
+};
+
 /**
  * Decides what one accepted event becomes: the messages to queue and the
  * trace that explains each decision. Several mappings may match one event.

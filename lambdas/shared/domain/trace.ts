@@ -4,6 +4,7 @@
  */
 export const TraceStage = {
   Received: 'received',
+  Duplicate: 'duplicate',
   Captured: 'captured',
   Matched: 'matched',
   Skipped: 'skipped',
@@ -28,4 +29,6 @@ export interface TraceRecord {
   readonly wamid?: string;
   readonly code?: string;
   readonly reason?: string;
+  /** For a duplicate: the event that was processed the first time. */
+  readonly originalEventId?: string;
 }
