@@ -214,6 +214,12 @@ export const Routes: readonly RouteDefinition[] = [
     auth: 'iam',
   },
   {
+    method: 'POST',
+    path: '/admin/webhooks/{webhookId}/rotate-secret',
+    target: 'admin',
+    auth: 'iam',
+  },
+  {
     method: 'GET',
     path: '/admin/webhooks/{webhookId}/events',
     target: 'admin',

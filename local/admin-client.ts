@@ -59,6 +59,13 @@ export const adminClient = (apiUrl: string) => {
       ),
     activate: (webhookId: string) =>
       call('POST', `/admin/webhooks/${webhookId}/activate`, 200),
+    rotateSecret: (webhookId: string, input: Record<string, unknown>) =>
+      call(
+        'POST',
+        `/admin/webhooks/${webhookId}/rotate-secret`,
+        200,
+        input
+      ) as Promise<{ previousValidUntil: string; secret?: string }>,
     listEvents: async (webhookId: string): Promise<TraceRecord[]> => {
       const answer = (await call(
         'GET',

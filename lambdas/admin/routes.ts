@@ -11,6 +11,8 @@ import {
 import {
   createWebhookSecret,
   deleteWebhookSecret,
+  putWebhookSecret,
+  readWebhookSecret,
 } from '../shared/adapters/secret-store.js';
 import { listEvents, readTrace } from '../shared/adapters/trace-store.js';
 import { optionalEnv } from '../shared/config.js';
@@ -23,6 +25,8 @@ import {
 import {
   createWebhookSchema,
   newWebhook,
+  rotateSecret,
+  rotateSecretSchema,
   type Webhook,
   WebhookStatus,
 } from '../shared/domain/webhook.js';
@@ -154,6 +158,29 @@ const activateRoute: Route = async (event) => {
   return { status: 200, body: { webhook } };
 };
 
+const rotateSecretRoute: Route = async (event) => {
+  const { webhook } = await requireWebhook(param(event, 'webhookId'));
+  const input = readBody(event, rotateSecretSchema);
+  const current = await readWebhookSecret(webhook.webhookId, { fresh: true });
+  if (!current) {
+    throw new NotFoundError(
+      'secret_not_found',
+      `Webhook ${webhook.webhookId} has no stored secret.`
+    );
+  }
+  const rotated = rotateSecret(current, webhook.provider, input, new Date());
+  await putWebhookSecret(webhook.webhookId, rotated.record);
+
+  return {
+    status: 200,
+    body: {
+      webhookId: webhook.webhookId,
+      previousValidUntil: rotated.previousValidUntil,
+      ...rotated.revealed,
+    },
+  };
+};
+
 const getWebhookRoute: Route = async (event) => {
   const { webhook, mappings } = await requireWebhook(param(event, 'webhookId'));
   return {
@@ -207,6 +234,7 @@ export const adminRoutes: Readonly<Record<string, Route>> = {
   'GET /admin/webhooks/{webhookId}': getWebhookRoute,
   'PUT /admin/webhooks/{webhookId}/mappings/{mappingId}': putMappingRoute,
   'POST /admin/webhooks/{webhookId}/activate': activateRoute,
+  'POST /admin/webhooks/{webhookId}/rotate-secret': rotateSecretRoute,
   'GET /admin/webhooks/{webhookId}/events': listEventsRoute,
   'GET /admin/events/{eventId}': getEventRoute,
 };

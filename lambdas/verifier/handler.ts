@@ -10,7 +10,11 @@ import { getWebhook } from '../shared/adapters/config-store.js';
 import { enqueueEvent } from '../shared/adapters/queues.js';
 import { readWebhookSecret } from '../shared/adapters/secret-store.js';
 import { rawBodyBytes } from '../shared/domain/http.js';
-import { decideIngest } from '../shared/domain/ingest.js';
+import {
+  decideIngest,
+  type IncomingRequest,
+  type IngestDecision,
+} from '../shared/domain/ingest.js';
 import { httpErrors, jsonResponse } from '../shared/http-errors.js';
 import { MetricName, observability } from '../shared/observability.js';
 import { TtlCache } from '../shared/ttl-cache.js';
@@ -32,17 +36,13 @@ const verify = async (
   event: APIGatewayProxyEventV2
 ): Promise<APIGatewayProxyStructuredResultV2> => {
   const webhookId = event.pathParameters?.webhookId ?? '';
-  const webhook = await webhookCache.get(webhookId, () =>
-    getWebhook(webhookId)
-  );
-  const secret = webhook && (await readWebhookSecret(webhookId));
   const request = {
     method: event.requestContext.http.method,
     headers: event.headers ?? {},
     query: event.queryStringParameters ?? {},
     body: rawBodyBytes(event.body, event.isBase64Encoded),
   };
-  const decision = decideIngest(request, webhook, secret, new Date());
+  const decision = await decide(webhookId, request);
   const keys = { webhook_id: webhookId, payload_bytes: request.body.length };
 
   switch (decision.kind) {
@@ -86,6 +86,41 @@ const verify = async (
         status: 'accepted',
       });
   }
+};
+
+/** Reads the webhook and its secret through the caches, then decides. */
+const decide = async (
+  webhookId: string,
+  request: IncomingRequest
+): Promise<IngestDecision> => {
+  const webhook = await webhookCache.get(webhookId, () =>
+    getWebhook(webhookId)
+  );
+  const secret = webhook && (await readWebhookSecret(webhookId));
+  const decision = decideIngest(request, webhook, secret, new Date());
+  if (!isMismatch(decision) || !secretRefresh.due(webhookId)) return decision;
+  // A rotation may be newer than this container's cached secret.
+  const fresh = await readWebhookSecret(webhookId, { fresh: true });
+
+  return decideIngest(request, webhook, fresh, new Date());
+};
+
+const isMismatch = (decision: IngestDecision): boolean =>
+  decision.kind === 'reject' && decision.reason === 'signature_mismatch';
+
+/**
+ * Allows one uncached secret read per webhook in a while, so forged
+ * requests cannot turn into a stream of Secrets Manager calls.
+ */
+const SECRET_REFRESH_INTERVAL_MS = 30_000;
+const secretRefresh = {
+  last: new Map<string, number>(),
+  due(webhookId: string, now = Date.now()): boolean {
+    const last = this.last.get(webhookId) ?? 0;
+    if (now - last < SECRET_REFRESH_INTERVAL_MS) return false;
+    this.last.set(webhookId, now);
+    return true;
+  },
 };
 
 const withAllow = (

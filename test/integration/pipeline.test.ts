@@ -213,6 +213,48 @@ describe('local pipeline', { timeout: TEST_MS }, () => {
     expect(standInCount()).toBe(sentBefore + 1);
   });
 
+  it('verifies with the new secret at once and the old one during the overlap', async () => {
+    // Arrange
+    const admin = adminClient(runtime.apiUrl);
+    const webhookId = await stripeWebhook();
+    const body = readFixture('stripe-charge-failed.json');
+    const warmUp = await deliver(
+      runtime.apiUrl,
+      webhookId,
+      stripeDelivery({ body, secret })
+    );
+    const rotated = `${secret}_rotated`;
+
+    // Act
+    const rotation = await admin.rotateSecret(webhookId, {
+      secret: rotated,
+      overlapHours: 24,
+    });
+    const withNew = await deliver(
+      runtime.apiUrl,
+      webhookId,
+      stripeDelivery({ body, secret: rotated })
+    );
+    const withOld = await deliver(
+      runtime.apiUrl,
+      webhookId,
+      stripeDelivery({ body, secret })
+    );
+    const withOther = await deliver(
+      runtime.apiUrl,
+      webhookId,
+      stripeDelivery({ body, secret: `${secret}_other` })
+    );
+
+    // Assert
+    expect(warmUp.status).toBe(202);
+    expect(Date.parse(rotation.previousValidUntil)).toBeGreaterThan(Date.now());
+    expect(rotation.secret).toBeUndefined();
+    expect(withNew.status).toBe(202);
+    expect(withOld.status).toBe(202);
+    expect(withOther.status).toBe(401);
+  });
+
   it('refuses a tampered signature with 401 and queues nothing', async () => {
     // Arrange
     const admin = adminClient(runtime.apiUrl);

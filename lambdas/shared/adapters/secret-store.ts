@@ -2,6 +2,7 @@ import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
+  PutSecretValueCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { Env } from '../../../lib/definitions.js';
 import { requireEnv } from '../config.js';
@@ -9,22 +10,31 @@ import { DependencyError } from '../domain/errors.js';
 import { parseSecretRecord, type SecretRecord } from '../domain/webhook.js';
 import { secretsManager } from './clients.js';
 
-/** Secrets stay cached in memory this long: one fetch per container. */
-const SECRET_CACHE_SECONDS = 300;
+/**
+ * Secrets stay cached in memory this long. A rotation is seen at once (the
+ * verifier re-reads on a mismatch); a revoked secret stops verifying
+ * within this time.
+ */
+const SECRET_CACHE_SECONDS = 60;
 
 const provider = new SecretsProvider({ awsSdkV3Client: secretsManager });
 
 const secretName = (webhookId: string) =>
   `${requireEnv(Env.WebhookSecretPrefix)}${webhookId}`;
 
-/** A webhook's signing secrets, or `undefined` if it has none stored. */
+/**
+ * A webhook's signing secrets, or `undefined` if it has none stored.
+ * `fresh` skips the cache, to see a rotation at once.
+ */
 export const readWebhookSecret = async (
-  webhookId: string
+  webhookId: string,
+  { fresh = false } = {}
 ): Promise<SecretRecord | undefined> => {
   let text: unknown;
   try {
     text = await provider.get(secretName(webhookId), {
       maxAge: SECRET_CACHE_SECONDS,
+      forceFetch: fresh,
     });
   } catch (error) {
     if (isNotFound(error)) return undefined;
@@ -44,6 +54,19 @@ export const createWebhookSecret = async (
     new CreateSecretCommand({
       Name: secretName(webhookId),
       Description: `Signing secret of webhook ${webhookId}`,
+      SecretString: JSON.stringify(record),
+    })
+  );
+};
+
+/** Stores a new version of a webhook's secret record (a rotation). */
+export const putWebhookSecret = async (
+  webhookId: string,
+  record: SecretRecord
+): Promise<void> => {
+  await secretsManager.send(
+    new PutSecretValueCommand({
+      SecretId: secretName(webhookId),
       SecretString: JSON.stringify(record),
     })
   );

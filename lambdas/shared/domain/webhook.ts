@@ -41,26 +41,30 @@ export interface SecretRecord {
   readonly verifyToken?: string;
 }
 
-const MIN_SECRET_LENGTH = 16;
-
 /** Providers whose secret cannot be chosen, so it must be pasted in. */
 const PROVIDERS_ISSUING_SECRETS = new Set<ProviderId>([
   'shopify',
   'stripe',
   'meta',
 ]);
+const MIN_SECRET_LENGTH = 16;
 const MAX_SECRET_LENGTH = 256;
+
+/** A secret a provider issued, as an admin pastes it. */
+function secretField() {
+  return z
+    .string()
+    .min(MIN_SECRET_LENGTH)
+    .max(MAX_SECRET_LENGTH)
+    .regex(/^\S+$/, 'must not contain white space')
+    .optional();
+}
 
 export const createWebhookSchema = z
   .strictObject({
     name: z.string().trim().min(1).max(100),
     provider: z.enum(PROVIDER_IDS as [ProviderId, ...ProviderId[]]),
-    secret: z
-      .string()
-      .min(MIN_SECRET_LENGTH)
-      .max(MAX_SECRET_LENGTH)
-      .regex(/^\S+$/, 'must not contain white space')
-      .optional(),
+    secret: secretField(),
     defaultCountry: z
       .string()
       .length(2)
@@ -158,6 +162,52 @@ export const generateSecret = (provider: ProviderId): string =>
   provider === 'standard-webhooks'
     ? `whsec_${randomBytes(32).toString('base64')}`
     : `wapto_${randomBytes(32).toString('base64url')}`;
+
+/** How long the old secret keeps verifying after a rotation, by default. */
+export const DEFAULT_ROTATION_OVERLAP_HOURS = 24;
+const MAX_ROTATION_OVERLAP_HOURS = 168;
+const HOUR_MS = 3_600_000;
+
+export const rotateSecretSchema = z.strictObject({
+  /** The provider's new secret; a new one is generated when absent. */
+  secret: secretField(),
+  overlapHours: z
+    .number()
+    .min(0)
+    .max(MAX_ROTATION_OVERLAP_HOURS)
+    .default(DEFAULT_ROTATION_OVERLAP_HOURS),
+});
+
+/**
+ * The record after a rotation: the new secret verifies at once, and the
+ * old one keeps verifying until the overlap ends, so deliveries signed
+ * before the provider switched still pass.
+ */
+export const rotateSecret = (
+  record: SecretRecord,
+  provider: ProviderId,
+  input: z.infer<typeof rotateSecretSchema>,
+  now: Date
+): {
+  record: SecretRecord;
+  revealed: RevealedSecrets;
+  previousValidUntil: string;
+} => {
+  const secret = input.secret ?? generateSecret(provider);
+  const previousValidUntil = new Date(
+    now.getTime() + input.overlapHours * HOUR_MS
+  ).toISOString();
+
+  return {
+    record: {
+      current: secret,
+      previous: { value: record.current, expiresAt: previousValidUntil },
+      ...(record.verifyToken ? { verifyToken: record.verifyToken } : {}),
+    },
+    revealed: input.secret === undefined ? { secret } : {},
+    previousValidUntil,
+  };
+};
 
 /** Secrets that verify requests right now. */
 export const usableSecrets = (record: SecretRecord, now: Date): string[] => {

@@ -5,7 +5,10 @@ import {
   signRequest,
   verifySignature,
 } from '../../../lambdas/shared/domain/signature.js';
-import { usableSecrets } from '../../../lambdas/shared/domain/webhook.js';
+import {
+  rotateSecret,
+  usableSecrets,
+} from '../../../lambdas/shared/domain/webhook.js';
 import { payload } from '../../fixtures/payloads.js';
 
 const shopify = Providers.shopify.scheme;
@@ -277,5 +280,46 @@ describe('signRequest', () => {
     expect(signRequest(shopify, body, SHOPIFY_SECRET, NOW)).toEqual({
       'x-shopify-hmac-sha256': shopifyDigest(body),
     });
+  });
+});
+
+describe('rotateSecret', () => {
+  const now = new Date('2026-12-03T10:00:00Z');
+
+  it('keeps the old secret valid for the overlap and the verify token', () => {
+    const rotated = rotateSecret(
+      { current: 'old_secret_0123456789', verifyToken: 'tok' },
+      'stripe',
+      { secret: 'new_secret_0123456789', overlapHours: 24 },
+      now
+    );
+
+    expect(rotated.record).toEqual({
+      current: 'new_secret_0123456789',
+      previous: {
+        value: 'old_secret_0123456789',
+        expiresAt: '2026-12-04T10:00:00.000Z',
+      },
+      verifyToken: 'tok',
+    });
+    expect(rotated.revealed).toEqual({});
+    expect(usableSecrets(rotated.record, now)).toEqual([
+      'new_secret_0123456789',
+      'old_secret_0123456789',
+    ]);
+  });
+
+  it('generates and reveals a new secret when none is given', () => {
+    const rotated = rotateSecret(
+      { current: 'old_secret_0123456789' },
+      'standard-webhooks',
+      { overlapHours: 0 },
+      now
+    );
+
+    expect(rotated.revealed.secret).toMatch(/^whsec_[A-Za-z0-9+/]+=*$/);
+    expect(usableSecrets(rotated.record, now)).toEqual([
+      rotated.record.current,
+    ]);
   });
 });
