@@ -193,6 +193,20 @@ export const Routes: readonly RouteDefinition[] = [
     target: 'verifier',
     auth: 'none',
   },
+  // Meta's subscription challenge arrives as a GET.
+  {
+    method: 'GET',
+    path: '/webhooks/{webhookId}',
+    target: 'verifier',
+    auth: 'none',
+  },
+  // Any other method reaches the verifier too, to be told which it takes.
+  {
+    method: 'ANY',
+    path: '/webhooks/{webhookId}',
+    target: 'verifier',
+    auth: 'none',
+  },
   { method: 'POST', path: '/admin/webhooks', target: 'admin', auth: 'iam' },
   { method: 'GET', path: '/admin/webhooks', target: 'admin', auth: 'iam' },
   {

@@ -100,20 +100,28 @@ describe('BridgeHttpApi', () => {
     });
   });
 
-  it('throttles the webhook route with its own limits', () => {
+  it('throttles every public webhook route with its own limits', () => {
     // Arrange
-    const key = routeKey(webhookRoute);
+    const limits = {
+      ThrottlingRateLimit: WEBHOOK_ROUTE_THROTTLE.rate,
+      ThrottlingBurstLimit: WEBHOOK_ROUTE_THROTTLE.burst,
+    };
+    const publicKeys = Routes.filter((route) => route.auth === 'none').map(
+      routeKey
+    );
 
     // Act
     const stage = stageProps();
 
     // Assert
-    expect(stage.RouteSettings).toEqual({
-      [key]: {
-        ThrottlingRateLimit: WEBHOOK_ROUTE_THROTTLE.rate,
-        ThrottlingBurstLimit: WEBHOOK_ROUTE_THROTTLE.burst,
-      },
-    });
+    expect(publicKeys).toEqual([
+      'POST /webhooks/{webhookId}',
+      'GET /webhooks/{webhookId}',
+      'ANY /webhooks/{webhookId}',
+    ]);
+    expect(stage.RouteSettings).toEqual(
+      Object.fromEntries(publicKeys.map((key) => [key, limits]))
+    );
   });
 
   it('creates the stage only after the throttled route exists', () => {

@@ -78,10 +78,10 @@ describe('cdk-nag AwsSolutionsChecks', () => {
     expect(found.sort()).toEqual(
       [
         [`${STACK_NAME}/AdminFunction/Role`, secretsFinding],
-        [
-          `${STACK_NAME}/HttpApi/Api/POST--webhooks--{webhookId}`,
+        ...['POST', 'GET', 'ANY'].map((method) => [
+          `${STACK_NAME}/HttpApi/Api/${method}--webhooks--{webhookId}`,
           'AwsSolutions::AwsSolutions-APIG4',
-        ],
+        ]),
         [`${STACK_NAME}/VerifierFunction/Role`, secretsFinding],
         [
           `${STACK_NAME}/WhatsAppTokenSecret`,

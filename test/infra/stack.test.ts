@@ -2,7 +2,7 @@ import { App } from 'aws-cdk-lib';
 import { describe, expect, it, vi } from 'vitest';
 import { ParameterName } from '../../lib/constructs/parameters.js';
 import { TOKEN_PLACEHOLDER } from '../../lib/constructs/token-secret.js';
-import { DEFAULT_LOG_RECORD_TTL_DAYS } from '../../lib/definitions.js';
+import { DEFAULT_LOG_RECORD_TTL_DAYS, Routes } from '../../lib/definitions.js';
 import { getAtt, logicalId, refTo, synthTemplate } from './stack-fixture.js';
 
 const { stack, template } = synthTemplate();
@@ -114,7 +114,7 @@ describe('WaptoWebhookBridgeStack', () => {
     const expected: Record<string, number> = {
       'AWS::ApiGatewayV2::Api': 1,
       'AWS::ApiGatewayV2::Integration': 2,
-      'AWS::ApiGatewayV2::Route': 8,
+      'AWS::ApiGatewayV2::Route': Routes.length,
       'AWS::ApiGatewayV2::Stage': 1,
       'AWS::CloudWatch::Alarm': 8,
       'AWS::CloudWatch::Dashboard': 1,
@@ -124,7 +124,8 @@ describe('WaptoWebhookBridgeStack', () => {
       'AWS::KMS::Key': 1,
       'AWS::Lambda::EventSourceMapping': 2,
       'AWS::Lambda::Function': 4,
-      'AWS::Lambda::Permission': 8,
+      // API Gateway gets one invoke permission per route.
+      'AWS::Lambda::Permission': Routes.length,
       'AWS::Logs::LogGroup': 5,
       'AWS::Logs::QueryDefinition': 2,
       'AWS::SNS::Subscription': 1,

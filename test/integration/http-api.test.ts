@@ -180,7 +180,7 @@ describe('HTTP API answers', () => {
     // Act
     const answers = await Promise.all([
       send('GET', '/nowhere'),
-      send('GET', '/webhooks/wh_1'),
+      send('GET', '/webhooks/wh_1/extra'),
       send('POST', '/webhooks/'),
     ]);
 

@@ -326,6 +326,25 @@ describe('local pipeline', { timeout: TEST_MS }, () => {
     expect(trace.at(-1)).toMatchObject({ code: 'meta_132001' });
   });
 
+  it('answers 405 with Allow to a method the URL does not take', async () => {
+    // Arrange
+    const webhookId = await stripeWebhook();
+
+    // Act
+    const answers = await Promise.all(
+      ['GET', 'PUT', 'DELETE'].map((method) =>
+        fetch(`${runtime.apiUrl}/webhooks/${webhookId}`, { method })
+      )
+    );
+
+    // Assert
+    for (const answer of answers) {
+      expect(answer.status).toBe(405);
+      expect(answer.headers.get('allow')).toBe('POST');
+      expect(await answer.json()).toMatchObject({ code: 'method_not_allowed' });
+    }
+  });
+
   it('answers 404 with a JSON code for an unknown webhook', async () => {
     // Arrange
     const delivery = stripeDelivery({
