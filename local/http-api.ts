@@ -124,8 +124,7 @@ const handle = async (
   // result is not enforced; the product's own body limit is far below it.
   // A function that throws or times out becomes a 500 in `serve`.
   const result = await functions[matched.route.target].invoke(
-    buildEvent(raw, matched, { requestId, traceId }),
-    traceId
+    buildEvent(raw, matched, { requestId, traceId })
   );
 
   return { answer: toHttpAnswer(result) };

@@ -1,7 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { InvokeStore, InvokeStoreBase } from '@aws/lambda-invoke-store';
 import type { Context } from 'aws-lambda';
 import {
   type FunctionDefinition,
@@ -21,7 +20,7 @@ export interface LocalFunction {
   readonly name: string;
   readonly definition: FunctionDefinition;
   /** The handler's result; rejects when it throws or times out. */
-  invoke(event: unknown, traceId?: string): Promise<unknown>;
+  invoke(event: unknown): Promise<unknown>;
 }
 
 export type LocalFunctions = Record<FunctionKey, LocalFunction>;
@@ -34,14 +33,8 @@ export class FunctionTimeoutError extends Error {
   }
 }
 
-/**
- * Powertools keeps per-invocation state (log keys, batch records, metrics)
- * in Lambda's invoke store when the environment runs invocations
- * concurrently, as Lambda Managed Instances do. The local runtime runs
- * every function in one process with several batches in flight, so it
- * declares the same mode and gives each invocation its own store context.
- */
-const CONCURRENT_MODE_VARIABLE = 'AWS_LAMBDA_MAX_CONCURRENCY';
+/** Environments a function without a queue source may run at once. */
+const HTTP_FUNCTION_ENVIRONMENTS = 10;
 
 /**
  * Sets the environment, then imports every function's handler module from
@@ -52,33 +45,84 @@ export const loadFunctions = async (
   sink: LogSink,
   handlers: Partial<Record<FunctionKey, Handler>> = {}
 ): Promise<LocalFunctions> => {
-  const concurrency = Math.max(
-    ...Object.values(Functions).map((fn) =>
-      'source' in fn ? fn.source.maxConcurrency : 1
-    )
-  );
   Object.assign(process.env, env, {
-    [CONCURRENT_MODE_VARIABLE]: String(concurrency),
     // Set by Lambda; Powertools reports `cold_start` only when it is.
     AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
     AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs24.x',
   });
-  const store = await InvokeStore.getInstanceAsync(true);
   const result = {} as LocalFunctions;
   for (const key of Object.keys(Functions) as FunctionKey[]) {
     const definition: FunctionDefinition = Functions[key];
-    const handler =
-      handlers[key] ?? (await sink.capture(() => importHandler(definition)));
-    result[key] = localFunction(key, definition, handler, store, sink);
+    const given = handlers[key];
+    const load = (environment: number): Promise<Handler> =>
+      given
+        ? Promise.resolve(given)
+        : sink.capture(() => importHandler(definition, environment));
+    // The first environment loads now, so a broken handler fails at start.
+    const pool = new EnvironmentPool(
+      await load(0),
+      load,
+      environmentLimit(definition)
+    );
+    result[key] = localFunction(key, definition, pool, sink);
   }
 
   return result;
 };
 
+const environmentLimit = (definition: FunctionDefinition): number =>
+  definition.reservedConcurrency ??
+  definition.source?.maxConcurrency ??
+  HTTP_FUNCTION_ENVIRONMENTS;
+
+/**
+ * Lambda runs each invocation in an execution environment of its own, one
+ * at a time; concurrency means more environments. Each local environment
+ * is a separate instance of the handler module, so module state (loggers,
+ * metrics, caches) is never shared between invocations in flight.
+ */
+class EnvironmentPool {
+  readonly #idle: Handler[] = [];
+  readonly #waiting: ((handler: Handler) => void)[] = [];
+  #created = 1;
+
+  constructor(
+    first: Handler,
+    private readonly load: (environment: number) => Promise<Handler>,
+    private readonly limit: number
+  ) {
+    this.#idle.push(first);
+  }
+
+  async acquire(): Promise<Handler> {
+    const idle = this.#idle.pop();
+    if (idle) return idle;
+    if (this.#created < this.limit) return this.load(this.#created++);
+
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  release(handler: Handler): void {
+    const next = this.#waiting.shift();
+    if (next) next(handler);
+    else this.#idle.push(handler);
+  }
+
+  /** Drops an environment that timed out, as Lambda does. */
+  discard(): void {
+    this.#created--;
+    const next = this.#waiting.shift();
+    if (next) void this.acquire().then(next);
+  }
+}
+
 const importHandler = async (
-  definition: FunctionDefinition
+  definition: FunctionDefinition,
+  environment: number
 ): Promise<Handler> => {
-  const url = pathToFileURL(resolve(PROJECT_ROOT, definition.entry)).href;
+  const file = pathToFileURL(resolve(PROJECT_ROOT, definition.entry)).href;
+  // A query string gives the module a separate instance per environment.
+  const url = environment === 0 ? file : `${file}?environment=${environment}`;
   const module = (await import(url)) as { handler?: unknown };
   if (typeof module.handler !== 'function') {
     throw new Error(`${definition.entry} does not export a handler function.`);
@@ -90,8 +134,7 @@ const importHandler = async (
 const localFunction = (
   key: FunctionKey,
   definition: FunctionDefinition,
-  handler: Handler,
-  store: InvokeStoreBase,
+  pool: EnvironmentPool,
   sink: LogSink
 ): LocalFunction => {
   const name = `wapto-local-${key}`;
@@ -101,21 +144,22 @@ const localFunction = (
     key,
     name,
     definition,
-    invoke: (event, traceId = newTraceId()) => {
+    invoke: async (event) => {
+      const handler = await pool.acquire();
       const context = lambdaContext(name, definition);
-      const keys = InvokeStoreBase.PROTECTED_KEYS;
-      const run = () =>
-        store.run(
-          {
-            [keys.REQUEST_ID]: context.awsRequestId,
-            [keys.X_RAY_TRACE_ID]: traceId,
-          },
-          () => handler(event, context)
+      try {
+        const result = await withTimeout(
+          sink.capture(() => handler(event, context)),
+          timeoutMs,
+          () => new FunctionTimeoutError(name, definition.timeoutSeconds)
         );
-
-      return withTimeout(sink.capture(run), timeoutMs, () => {
-        return new FunctionTimeoutError(name, definition.timeoutSeconds);
-      });
+        pool.release(handler);
+        return result;
+      } catch (error) {
+        if (error instanceof FunctionTimeoutError) pool.discard();
+        else pool.release(handler);
+        throw error;
+      }
     },
   };
 };

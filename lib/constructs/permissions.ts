@@ -32,7 +32,8 @@ export interface AccessTargets {
 /**
  * Gives each function exactly what its stage needs: the verifier reads
  * configs and its webhook secrets and queues events; the mapper reads
- * configs, writes traces and queues messages; the sender writes traces and
+ * configs, writes traces, claims provider event ids, keeps captured
+ * payloads and queues messages; the sender writes traces and
  * reads the WhatsApp token; the admin API manages configs and webhook
  * secrets and reads traces.
  */
@@ -45,7 +46,8 @@ export const grantLeastPrivilege = (targets: AccessTargets): void => {
   grantWebhookSecrets(targets, verifier, ['secretsmanager:GetSecretValue']);
 
   tables.config.grantRead(mapper.role);
-  tables.logs.grantWrite(mapper.role);
+  // It reads the log table too: provider event claims and kept payloads.
+  tables.logs.grantReadWrite(mapper.role);
   workers.outbound.queue.grantSendMessages(mapper.role);
 
   tables.logs.grantWrite(sender.role);

@@ -33,6 +33,8 @@ const START_MS = 90_000;
 const TEST_MS = 120_000;
 const SETTLE = { timeoutMs: 60_000, intervalMs: 100 };
 const RECIPIENT_DIGITS = '15550100142';
+/** Events sent at once: more than one batch and one environment take. */
+const BURST_SIZE = 30;
 
 const PAYMENT_LINK_MAPPING = {
   eventKey: 'charge.failed',
@@ -253,6 +255,52 @@ describe('local pipeline', { timeout: TEST_MS }, () => {
     expect(withNew.status).toBe(202);
     expect(withOld.status).toBe(202);
     expect(withOther.status).toBe(401);
+  });
+
+  it('sends every event of a burst, one message each', async () => {
+    // Arrange: distinct events to distinct recipients, all at once.
+    const admin = adminClient(runtime.apiUrl);
+    const webhookId = await stripeWebhook();
+    const sample = readFixture('stripe-charge-failed.json').toString();
+    const bodies = Array.from({ length: BURST_SIZE }, (_, index) =>
+      Buffer.from(
+        sample
+          .replace('evt_000000000000000000000000', `evt_burst_${index}`)
+          .replace('+15550100142', `+1555010${String(index).padStart(4, '0')}`)
+      )
+    );
+    const sentBefore = standInCount();
+
+    // Act
+    const answers = await Promise.all(
+      bodies.map((body) =>
+        deliver(runtime.apiUrl, webhookId, stripeDelivery({ body, secret }))
+      )
+    );
+    const traces = await Promise.all(
+      answers.map((answer) =>
+        waitFor(
+          async () => {
+            const eventId = (answer.body as { eventId: string }).eventId;
+            const records = await admin.readEvent(eventId);
+            return records && isTraceSettled(records) ? records : undefined;
+          },
+          { ...SETTLE, what: 'every event of the burst to settle' }
+        )
+      )
+    );
+
+    // Assert
+    expect(answers.every((answer) => answer.status === 202)).toBe(true);
+    for (const trace of traces) {
+      expect(trace.map((record) => record.stage)).toEqual([
+        'received',
+        'matched',
+        'queued',
+        'sent',
+      ]);
+    }
+    expect(standInCount()).toBe(sentBefore + BURST_SIZE);
   });
 
   it('refuses a tampered signature with 401 and queues nothing', async () => {
