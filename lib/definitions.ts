@@ -55,7 +55,15 @@ export const Tables = {
     partitionKey: 'pk',
     sortKey: 'sk',
     ttlAttribute: 'expiresAt',
-    indexes: [{ name: 'byWebhook', partitionKey: 'webhookId', sortKey: 'at' }],
+    // Sparse: only the `received` record of each event carries these keys,
+    // so the index lists events, newest first, one entry each.
+    indexes: [
+      {
+        name: 'eventsByWebhook',
+        partitionKey: 'eventOfWebhook',
+        sortKey: 'receivedAt',
+      },
+    ],
   },
 } as const satisfies Record<string, TableDefinition>;
 
@@ -224,6 +232,18 @@ export const Routes: readonly RouteDefinition[] = [
   {
     method: 'POST',
     path: '/admin/webhooks/{webhookId}/activate',
+    target: 'admin',
+    auth: 'iam',
+  },
+  {
+    method: 'POST',
+    path: '/admin/webhooks/{webhookId}/deactivate',
+    target: 'admin',
+    auth: 'iam',
+  },
+  {
+    method: 'GET',
+    path: '/admin/webhooks/{webhookId}/captures',
     target: 'admin',
     auth: 'iam',
   },

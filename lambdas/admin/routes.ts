@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { z } from 'zod';
 import { Env } from '../../lib/definitions.js';
+import { listCaptures } from '../shared/adapters/capture-store.js';
 import {
   createWebhook,
   getWebhookWithMappings,
@@ -16,6 +17,7 @@ import {
 } from '../shared/adapters/secret-store.js';
 import { listEvents, readTrace } from '../shared/adapters/trace-store.js';
 import { optionalEnv } from '../shared/config.js';
+import { captureBody } from '../shared/domain/capture.js';
 import { NotFoundError, ValidationError } from '../shared/domain/errors.js';
 import {
   expressionProblems,
@@ -27,6 +29,7 @@ import {
   newWebhook,
   rotateSecret,
   rotateSecretSchema,
+  secretProblem,
   type Webhook,
   WebhookStatus,
 } from '../shared/domain/webhook.js';
@@ -85,7 +88,7 @@ const webhookUrl = (event: APIGatewayProxyEventV2, webhookId: string) => {
 const requireWebhook = async (webhookId: string) => {
   const config = await getWebhookWithMappings(webhookId);
   if (!config.webhook) {
-    throw new NotFoundError('webhook_not_found', `No webhook ${webhookId}.`);
+    throw new NotFoundError('webhook_not_found', 'No webhook has this id.');
   }
 
   return { webhook: config.webhook, mappings: config.mappings };
@@ -144,28 +147,57 @@ const putMappingRoute: Route = async (event) => {
   return { status: 200, body: { mapping } };
 };
 
-const activateRoute: Route = async (event) => {
-  const webhookId = param(event, 'webhookId');
-  const webhook = await setWebhookStatus(
-    webhookId,
-    WebhookStatus.Active,
-    new Date()
-  );
-  if (!webhook) {
-    throw new NotFoundError('webhook_not_found', `No webhook ${webhookId}.`);
-  }
+/** Activates a webhook (live) or puts it back to capturing only. */
+const statusRoute =
+  (status: WebhookStatus): Route =>
+  async (event) => {
+    const webhook = await setWebhookStatus(
+      param(event, 'webhookId'),
+      status,
+      new Date()
+    );
+    if (!webhook) {
+      throw new NotFoundError('webhook_not_found', 'No webhook has this id.');
+    }
 
-  return { status: 200, body: { webhook } };
+    return { status: 200, body: { webhook } };
+  };
+
+const capturesRoute: Route = async (event) => {
+  const { webhook } = await requireWebhook(param(event, 'webhookId'));
+  const eventKey = event.queryStringParameters?.eventKey;
+  const captures = await listCaptures(webhook.webhookId, eventKey);
+
+  return {
+    status: 200,
+    body: {
+      captures: captures.map((capture) => ({
+        eventKey: capture.eventKey,
+        eventId: capture.eventId,
+        receivedAt: capture.receivedAt,
+        headers: capture.headers,
+        ...(capture.bodyOmitted
+          ? { bodyOmitted: capture.bodyOmitted }
+          : { body: captureBody(capture) }),
+      })),
+    },
+  };
 };
 
 const rotateSecretRoute: Route = async (event) => {
   const { webhook } = await requireWebhook(param(event, 'webhookId'));
   const input = readBody(event, rotateSecretSchema);
+  const problem = secretProblem(webhook.provider, input.secret);
+  if (problem) {
+    throw new ValidationError('invalid_request', 'The secret is not usable.', [
+      `secret: ${problem}`,
+    ]);
+  }
   const current = await readWebhookSecret(webhook.webhookId, { fresh: true });
   if (!current) {
     throw new NotFoundError(
       'secret_not_found',
-      `Webhook ${webhook.webhookId} has no stored secret.`
+      'This webhook has no stored secret.'
     );
   }
   const rotated = rotateSecret(current, webhook.provider, input, new Date());
@@ -205,23 +237,30 @@ const listWebhooksRoute: Route = async (event) => {
 const listEventsRoute: Route = async (event) => {
   const webhookId = param(event, 'webhookId');
   await requireWebhook(webhookId);
-  const requested = Number(event.queryStringParameters?.limit);
-  const limit =
-    Number.isInteger(requested) && requested > 0
-      ? Math.min(requested, MAX_EVENT_LIMIT)
-      : DEFAULT_EVENT_LIMIT;
+  const limit = readLimit(event.queryStringParameters?.limit);
 
   return { status: 200, body: { events: await listEvents(webhookId, limit) } };
+};
+
+/** The `limit` query parameter: a whole number from 1 to the maximum. */
+const readLimit = (text: string | undefined): number => {
+  if (text === undefined) return DEFAULT_EVENT_LIMIT;
+  const limit = Number(text);
+  if (!/^\d+$/.test(text) || limit < 1 || limit > MAX_EVENT_LIMIT) {
+    throw new ValidationError(
+      'invalid_limit',
+      `limit must be a whole number from 1 to ${MAX_EVENT_LIMIT}.`
+    );
+  }
+
+  return limit;
 };
 
 const getEventRoute: Route = async (event) => {
   const eventId = param(event, 'eventId');
   const records = await readTrace(eventId);
   if (records.length === 0) {
-    throw new NotFoundError(
-      'event_not_found',
-      `No records for event ${eventId}.`
-    );
+    throw new NotFoundError('event_not_found', 'No event has this id.');
   }
 
   return { status: 200, body: { eventId, records } };
@@ -233,7 +272,13 @@ export const adminRoutes: Readonly<Record<string, Route>> = {
   'GET /admin/webhooks': listWebhooksRoute,
   'GET /admin/webhooks/{webhookId}': getWebhookRoute,
   'PUT /admin/webhooks/{webhookId}/mappings/{mappingId}': putMappingRoute,
-  'POST /admin/webhooks/{webhookId}/activate': activateRoute,
+  'POST /admin/webhooks/{webhookId}/activate': statusRoute(
+    WebhookStatus.Active
+  ),
+  'POST /admin/webhooks/{webhookId}/deactivate': statusRoute(
+    WebhookStatus.Capture
+  ),
+  'GET /admin/webhooks/{webhookId}/captures': capturesRoute,
   'POST /admin/webhooks/{webhookId}/rotate-secret': rotateSecretRoute,
   'GET /admin/webhooks/{webhookId}/events': listEventsRoute,
   'GET /admin/events/{eventId}': getEventRoute,

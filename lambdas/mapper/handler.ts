@@ -3,10 +3,12 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { keepCapture } from '../shared/adapters/capture-store.js';
 import { getWebhookWithMappings } from '../shared/adapters/config-store.js';
 import { claimProviderEvent } from '../shared/adapters/dedup-store.js';
 import { enqueueMessages } from '../shared/adapters/queues.js';
 import { writeTrace } from '../shared/adapters/trace-store.js';
+import { toCapture } from '../shared/domain/capture.js';
 import {
   type IngestMessage,
   ingestMessageSchema,
@@ -56,6 +58,7 @@ const mapEvent = async (message: IngestMessage, now: Date): Promise<void> => {
   const config = await getWebhookWithMappings(message.webhookId);
   const plan = await planEvent(message, config, now);
 
+  if (plan.outcome === 'captured') await keepCapture(toCapture(message), now);
   await enqueueMessages(plan.messages);
   await writeTrace(plan.trace);
   const queued = plan.messages.length;

@@ -301,6 +301,83 @@ describe('local pipeline', { timeout: TEST_MS }, () => {
       ]);
     }
     expect(standInCount()).toBe(sentBefore + BURST_SIZE);
+    const listed = await fetch(
+      `${runtime.apiUrl}/admin/webhooks/${webhookId}/events?limit=100`
+    );
+    const { events } = (await listed.json()) as { events: unknown[] };
+    expect(events).toHaveLength(BURST_SIZE);
+  });
+
+  it('keeps what an inactive webhook receives and sends nothing', async () => {
+    // Arrange
+    const admin = adminClient(runtime.apiUrl);
+    const { webhook } = await admin.createWebhook({
+      name: 'Stripe, not live yet',
+      provider: 'stripe',
+      secret,
+    });
+    await admin.putMapping(
+      webhook.webhookId,
+      'payment-link',
+      PAYMENT_LINK_MAPPING
+    );
+    const sentBefore = standInCount();
+
+    // Act
+    const answer = await deliver(
+      runtime.apiUrl,
+      webhook.webhookId,
+      stripeDelivery({ body: readFixture('stripe-charge-failed.json'), secret })
+    );
+    const eventId = (answer.body as { eventId: string }).eventId;
+    const trace = await waitFor(
+      async () => {
+        const records = await admin.readEvent(eventId);
+        return records?.some((r) => r.stage === 'captured')
+          ? records
+          : undefined;
+      },
+      { ...SETTLE, what: 'the event to be captured' }
+    );
+    const captured = await fetch(
+      `${runtime.apiUrl}/admin/webhooks/${webhook.webhookId}/captures?eventKey=charge.failed`
+    );
+
+    // Assert
+    expect(trace.map((record) => record.stage)).toEqual([
+      'received',
+      'captured',
+    ]);
+    expect(await captured.json()).toMatchObject({
+      captures: [
+        {
+          eventKey: 'charge.failed',
+          eventId,
+          body: { id: 'evt_000000000000000000000000', type: 'charge.failed' },
+        },
+      ],
+    });
+    expect(standInCount()).toBe(sentBefore);
+  });
+
+  it('refuses a Stripe API key pasted as the signing secret', async () => {
+    // Act
+    const answer = await fetch(`${runtime.apiUrl}/admin/webhooks`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        name: 'Stripe',
+        provider: 'stripe',
+        secret: 'sk_live_0000000000000000000000',
+      }),
+    });
+
+    // Assert
+    expect(answer.status).toBe(400);
+    expect(await answer.json()).toMatchObject({
+      code: 'invalid_request',
+      details: [expect.stringContaining('whsec_')],
+    });
   });
 
   it('refuses a tampered signature with 401 and queues nothing', async () => {

@@ -2,7 +2,7 @@ import { BatchWriteCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { Env, Tables } from '../../../lib/definitions.js';
 import { requireEnv, traceExpiry } from '../config.js';
 import { DependencyError } from '../domain/errors.js';
-import type { TraceRecord } from '../domain/trace.js';
+import { type TraceRecord, TraceStage } from '../domain/trace.js';
 import { dynamo } from './clients.js';
 
 /**
@@ -11,7 +11,7 @@ import { dynamo } from './clients.js';
  */
 const BATCH_WRITE_LIMIT = 25;
 const MAX_WRITE_ATTEMPTS = 5;
-const BY_WEBHOOK_INDEX = Tables.logs.indexes[0].name;
+const EVENTS_INDEX = Tables.logs.indexes[0].name;
 
 const table = () => requireEnv(Env.LogTable);
 const eventPk = (eventId: string) => `EVENT#${eventId}`;
@@ -29,6 +29,9 @@ export const writeTrace = async (
           record.mappingId ?? ''
         }#${record.recipient ?? ''}`,
         ...record,
+        ...(record.stage === TraceStage.Received
+          ? { eventOfWebhook: record.webhookId, receivedAt: record.at }
+          : {}),
         expiresAt,
       },
     },
@@ -54,7 +57,14 @@ const writeBatch = async (requests: WriteRequest[]): Promise<void> => {
 };
 
 const toRecord = (item: Record<string, unknown>): TraceRecord => {
-  const { pk: _pk, sk: _sk, expiresAt: _expiresAt, ...record } = item;
+  const {
+    pk: _pk,
+    sk: _sk,
+    expiresAt: _expiresAt,
+    eventOfWebhook: _eventOfWebhook,
+    receivedAt: _receivedAt,
+    ...record
+  } = item;
   return record as unknown as TraceRecord;
 };
 
@@ -85,14 +95,13 @@ export const listEvents = async (
   const { Items } = await dynamo.send(
     new QueryCommand({
       TableName: table(),
-      IndexName: BY_WEBHOOK_INDEX,
-      KeyConditionExpression: 'webhookId = :id',
-      FilterExpression: 'stage = :stage',
-      ExpressionAttributeValues: { ':id': webhookId, ':stage': 'received' },
+      IndexName: EVENTS_INDEX,
+      KeyConditionExpression: 'eventOfWebhook = :id',
+      ExpressionAttributeValues: { ':id': webhookId },
       ScanIndexForward: false,
-      Limit: limit * 4,
+      Limit: limit,
     })
   );
 
-  return (Items ?? []).map(toRecord).slice(0, limit);
+  return (Items ?? []).map(toRecord);
 };

@@ -26,6 +26,8 @@ export interface ProviderPreset {
   readonly ping?: { readonly bodyPattern: RegExp };
   /** Answers Meta's GET subscription challenge with the verify token. */
   readonly subscriptionChallenge?: boolean;
+  /** The form of the secret the provider issues, to catch a wrong paste. */
+  readonly secretForm?: { readonly pattern: RegExp; readonly hint: string };
 }
 
 /** Stripe's libraries reject signatures older than five minutes. */
@@ -76,6 +78,10 @@ export const Providers = {
     },
     eventKey: { bodyPath: 'type' },
     eventId: { bodyPath: 'id' },
+    secretForm: {
+      pattern: /^whsec_\S+$/,
+      hint: 'a Stripe signing secret starts with whsec_ (not an API key)',
+    },
   },
   woocommerce: {
     label: 'WooCommerce',
@@ -140,6 +146,10 @@ export const Providers = {
     },
     eventKey: { bodyPath: 'type' },
     eventId: { header: ['webhook-id'] },
+    secretForm: {
+      pattern: /^(whsec_)?[A-Za-z0-9+/]+={0,2}$/,
+      hint: 'a Standard Webhooks secret is base64, optionally after whsec_',
+    },
   },
 } as const satisfies Record<string, ProviderPreset>;
 

@@ -50,6 +50,21 @@ const PROVIDERS_ISSUING_SECRETS = new Set<ProviderId>([
 const MIN_SECRET_LENGTH = 16;
 const MAX_SECRET_LENGTH = 256;
 
+/** Why a pasted secret cannot be the provider's, if it cannot. */
+export const secretProblem = (
+  provider: ProviderId,
+  secret: string | undefined
+): string | undefined => {
+  const form =
+    provider === GENERIC_PROVIDER
+      ? undefined
+      : (Providers[provider] as ProviderPreset).secretForm;
+
+  return secret !== undefined && form && !form.pattern.test(secret)
+    ? form.hint
+    : undefined;
+};
+
 /** A secret a provider issued, as an admin pastes it. */
 function secretField() {
   return z
@@ -86,16 +101,12 @@ export const createWebhookSchema = z
       path: ['secret'],
     }
   )
-  .refine(
-    (input) =>
-      input.provider !== 'standard-webhooks' ||
-      input.secret === undefined ||
-      /^(whsec_)?[A-Za-z0-9+/]+={0,2}$/.test(input.secret),
-    {
-      message: 'a Standard Webhooks secret is base64, optionally after whsec_',
-      path: ['secret'],
+  .superRefine((input, context) => {
+    const problem = secretProblem(input.provider, input.secret);
+    if (problem) {
+      context.addIssue({ code: 'custom', message: problem, path: ['secret'] });
     }
-  )
+  })
   .refine(
     (input) =>
       (input.provider === GENERIC_PROVIDER) === (input.source !== undefined),
