@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { App, type CfnElement, Stack } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { WaptoWebhookBridgeStack } from '../../lib/stack.js';
+import { scratchFolder } from '../scratch.js';
 
 export const STACK_NAME = 'WaptoTest';
 
@@ -34,7 +34,7 @@ export interface StackFixture {
 
 /** A fresh app with the product stack, writing into its own temp dir. */
 export const buildStack = (options: FixtureOptions = {}): StackFixture => {
-  const outdir = mkdtempSync(path.join(tmpdir(), 'wapto-cdk-'));
+  const outdir = mkdtempSync(path.join(scratchFolder(), 'cdk-'));
   const app = new App({
     outdir,
     context: {

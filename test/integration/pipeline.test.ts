@@ -1,5 +1,4 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   GetSecretValueCommand,
@@ -23,6 +22,7 @@ import { AMOUNT_WITH_CURRENCY } from '../../local/demo-setup.js';
 import { waitFor } from '../../local/net.js';
 import { localAws, WHATSAPP_TOKEN_SECRET_ID } from '../../local/resources.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
+import { scratchFolder } from '../scratch.js';
 
 /**
  * The whole product on this machine: a signed Stripe event goes in through
@@ -30,8 +30,8 @@ import { type Runtime, startRuntime } from '../../local/runtime.js';
  */
 const START_MS = 90_000;
 /** Bounds a hang only; no assertion depends on how long a step takes. */
-const TEST_MS = 120_000;
-const SETTLE = { timeoutMs: 60_000, intervalMs: 100 };
+const TEST_MS = 240_000;
+const SETTLE = { timeoutMs: 150_000, intervalMs: 200 };
 const RECIPIENT_DIGITS = '15550100142';
 /** Events sent at once: more than one batch and one environment take. */
 const BURST_SIZE = 30;
@@ -97,7 +97,7 @@ const secret = testSecrets().stripe;
 beforeAll(async () => {
   runtime = await startRuntime({
     port: 0,
-    logDir: mkdtempSync(join(tmpdir(), 'wapto-pipeline-')),
+    logDir: mkdtempSync(join(scratchFolder(), 'pipeline-')),
   });
   sqs = new SQSClient(localAws(runtime.awsEndpoint));
 }, START_MS);
