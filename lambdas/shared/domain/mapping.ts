@@ -277,9 +277,7 @@ const buildComponents = async (
     for (const [index, parameter] of component.parameters.entries()) {
       const text = await parameterText(parameter, input);
       const label = `${componentLabel(component)} parameter ${index + 1}`;
-      if (text === undefined) {
-        return `${label} is empty and has no fallback`;
-      }
+      if (typeof text !== 'string') return `${label} ${text.problem}`;
       if (component.type === 'header' && text.length > HEADER_TEXT_MAX_CHARS) {
         return `${label} has ${text.length} characters; a header allows ${HEADER_TEXT_MAX_CHARS}`;
       }
@@ -292,16 +290,24 @@ const buildComponents = async (
   return result;
 };
 
+/** The parameter's text, or what is wrong with its value. */
 const parameterText = async (
   parameter: ParameterMapping,
   input: EvaluationInput
-): Promise<string | undefined> => {
-  const rendered = renderValue(await evaluate(parameter.value, input));
+): Promise<string | { problem: string }> => {
+  const value = await evaluate(parameter.value, input);
+  const rendered = renderValue(value);
   const text = rendered === undefined ? '' : sanitiseParameter(rendered);
   if (text !== '') return text;
   const fallback = parameter.fallback && sanitiseParameter(parameter.fallback);
+  if (fallback) return fallback;
+  const isStructure = typeof value === 'object' && value !== null;
 
-  return fallback || undefined;
+  return {
+    problem: isStructure
+      ? 'is a list or object, not text, and has no fallback'
+      : 'is empty and has no fallback',
+  };
 };
 
 const toComponent = (

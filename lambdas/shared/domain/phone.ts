@@ -19,8 +19,11 @@ export const normalisePhone = (
   raw: unknown,
   defaultCountry?: string
 ): PhoneResult => {
-  if (typeof raw !== 'string' && typeof raw !== 'number') {
+  if (raw === null || raw === undefined) {
     return { ok: false, reason: 'recipient is missing' };
+  }
+  if (typeof raw !== 'string' && typeof raw !== 'number') {
+    return { ok: false, reason: `recipient is ${typeName(raw)}, not text` };
   }
   const text = String(raw).trim();
   if (text === '') return { ok: false, reason: 'recipient is empty' };
@@ -42,6 +45,11 @@ export const normalisePhone = (
   }
 
   return { ok: true, e164: parsed.number };
+};
+
+const typeName = (value: unknown): string => {
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 };
 
 const toCountry = (value: string | undefined): CountryCode | undefined =>

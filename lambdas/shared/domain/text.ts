@@ -33,6 +33,9 @@ const renderNumber = (value: number): string | undefined => {
   });
 };
 
+/** Control characters (NUL, escape, ...) that have no place in a message. */
+const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+
 /** Makes text acceptable as a template parameter. */
 export const sanitiseParameter = (text: string): string =>
-  text.replace(/\s+/g, ' ').trim();
+  text.replace(CONTROL_CHARACTERS, ' ').replace(/\s+/g, ' ').trim();

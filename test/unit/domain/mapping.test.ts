@@ -247,6 +247,7 @@ describe('evaluateMapping', () => {
       ]);
 
     it.each([
+      ['"a\\u0000b\\u001bc"', 'a b c'],
       ['body.note', 'line one line two tabbed spaced'],
       ['body.price', '34.63'],
       ['body.big', '1000000000000000000000'],
@@ -263,6 +264,16 @@ describe('evaluateMapping', () => {
       );
 
       expect(firstBodyText(outcome)).toBe('customer');
+    });
+
+    it('says when a value is a structure rather than text', async () => {
+      const outcome = await evaluateMapping(simple('body'), input);
+
+      expect(outcome).toEqual({
+        status: 'failed',
+        reason:
+          'body parameter 1 is a list or object, not text, and has no fallback',
+      });
     });
 
     it('fails the mapping when a value is missing and has no fallback', async () => {

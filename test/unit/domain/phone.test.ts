@@ -28,6 +28,8 @@ describe('normalisePhone', () => {
 
   it.each([
     [null, 'recipient is missing'],
+    [true, 'recipient is a boolean, not text'],
+    [{ phone: '+15550100142' }, 'recipient is an object, not text'],
     ['   ', 'recipient is empty'],
     ['555-555-SHIP', 'recipient is not a possible phone number'],
     ['+1 555', 'recipient is not a possible phone number'],
