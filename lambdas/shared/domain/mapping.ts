@@ -99,7 +99,12 @@ export type MappingOutcome =
 /** WhatsApp's limit on a text header (FACTS A9). */
 const HEADER_TEXT_MAX_CHARS = 60;
 
-/** Bounds on one expression: a runaway one fails its mapping only. */
+/**
+ * Bounds on one expression: a runaway one fails its mapping only.
+ * LIMITATION: a regular expression that backtracks catastrophically runs
+ * inside one native call that no time box can interrupt, so it stalls the
+ * mapper until the function times out.
+ */
 const EXPRESSION_LIMITS = { timeout: 250, stack: 200, sequence: 10_000 };
 const MAX_CACHED_EXPRESSIONS = 1_000;
 
