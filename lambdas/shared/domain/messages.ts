@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { TemplateMessageRequest } from './whatsapp.js';
@@ -56,9 +57,8 @@ export const forwardableHeaders = (
 export const encodeBody = (
   bytes: Buffer
 ): Pick<IngestMessage, 'body' | 'bodyEncoding'> => {
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes);
-  return Buffer.from(text, 'utf8').equals(bytes)
-    ? { body: text, bodyEncoding: 'utf8' }
+  return isUtf8(bytes)
+    ? { body: bytes.toString('utf8'), bodyEncoding: 'utf8' }
     : { body: bytes.toString('base64'), bodyEncoding: 'base64' };
 };
 

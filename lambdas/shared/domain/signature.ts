@@ -1,4 +1,9 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import {
+  createHmac,
+  createSecretKey,
+  type KeyObject,
+  timingSafeEqual,
+} from 'node:crypto';
 import { findHeader, type HeaderMap } from './http.js';
 
 export type HmacAlgorithm = 'sha1' | 'sha256' | 'sha512';
@@ -92,7 +97,7 @@ export const verifySignature = (
     return { ok: false, reason: 'signature_malformed' };
   }
 
-  const content = signedContent(scheme, request.body, parsed.timestamp, id);
+  const content = signedParts(scheme, request.body, parsed.timestamp, id);
   const candidates = parsed.signatures
     .map((text) => decodeDigest(text, scheme.encoding))
     .filter((digest): digest is Buffer => digest !== undefined);
@@ -128,7 +133,7 @@ export const signRequest = (
   const digest = hmac(
     scheme.algorithm,
     key,
-    signedContent(scheme, body, timestamp, id)
+    signedParts(scheme, body, timestamp, id)
   ).toString(scheme.encoding);
   const headers: Record<string, string> = {
     [name]: headerValueFor(scheme.layout, digest, timestamp),
@@ -215,40 +220,50 @@ const parseKeyed = (
   return { signatures, timestamp };
 };
 
-const signedContent = (
+/** The signed string's pieces, hashed in turn without copying the body. */
+const signedParts = (
   scheme: SignatureScheme,
   body: Buffer,
   timestamp: string | undefined,
   id: string | undefined
-): Buffer => {
-  const parts = scheme.signedContent.split(/(\{body\}|\{timestamp\}|\{id\})/);
-
-  return Buffer.concat(
-    parts.map((part) => {
+): (Buffer | string)[] =>
+  scheme.signedContent
+    .split(/(\{body\}|\{timestamp\}|\{id\})/)
+    .filter((part) => part !== '')
+    .map((part) => {
       if (part === '{body}') return body;
-      if (part === '{timestamp}') return Buffer.from(timestamp ?? '', 'utf8');
-      if (part === '{id}') return Buffer.from(id ?? '', 'utf8');
-      return Buffer.from(part, 'utf8');
-    })
-  );
-};
+      if (part === '{timestamp}') return timestamp ?? '';
+      if (part === '{id}') return id ?? '';
+      return part;
+    });
 
-/** The HMAC key bytes, or `undefined` when the secret cannot be one. */
+/**
+ * The HMAC key, or `undefined` when the secret cannot be one. Text keys
+ * stay strings and binary keys become cached key objects: Node hashes with
+ * either several times faster than with a raw buffer.
+ */
 const secretKey = (
   format: SecretFormat = 'text',
   secret: string
-): Buffer | undefined => {
-  if (format === 'text') return Buffer.from(secret, 'utf8');
-  if (format === 'html-entities') {
-    return Buffer.from(decodeHtmlEntities(secret), 'utf8');
-  }
+): string | KeyObject | undefined => {
+  if (format === 'text') return secret;
+  if (format === 'html-entities') return decodeHtmlEntities(secret);
   const encoded = secret.startsWith(WHSEC_PREFIX)
     ? secret.slice(WHSEC_PREFIX.length)
     : secret;
   if (!BASE64_TEXT.test(encoded)) return undefined;
+  let key = binaryKeys.get(encoded);
+  if (key === undefined) {
+    key = createSecretKey(Buffer.from(encoded, 'base64'));
+    if (binaryKeys.size >= MAX_CACHED_KEYS) binaryKeys.clear();
+    binaryKeys.set(encoded, key);
+  }
 
-  return Buffer.from(encoded, 'base64');
+  return key;
 };
+
+const MAX_CACHED_KEYS = 1_000;
+const binaryKeys = new Map<string, KeyObject>();
 
 // The entities WordPress's wp_specialchars_decode() turns back with
 // ENT_QUOTES before WooCommerce hashes with the secret.
@@ -278,8 +293,16 @@ const normaliseEntity = (entity: string): string => {
   return /^&#\d\d;$/.test(lower) ? `&#0${lower.slice(2)}` : lower;
 };
 
-const hmac = (algorithm: HmacAlgorithm, key: Buffer, content: Buffer): Buffer =>
-  createHmac(algorithm, key).update(content).digest();
+const hmac = (
+  algorithm: HmacAlgorithm,
+  key: string | KeyObject,
+  parts: readonly (Buffer | string)[]
+): Buffer => {
+  const mac = createHmac(algorithm, key);
+  for (const part of parts) mac.update(part);
+
+  return mac.digest();
+};
 
 const decodeDigest = (
   text: string,
