@@ -34,6 +34,7 @@ const renderNumber = (value: number): string | undefined => {
 };
 
 /** Control characters (NUL, escape, ...) that have no place in a message. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: they are the target.
 const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
 
 /** Makes text acceptable as a template parameter. */
