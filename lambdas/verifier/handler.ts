@@ -112,7 +112,7 @@ const isMismatch = (decision: IngestDecision): boolean =>
  * Allows one uncached secret read per webhook in a while, so forged
  * requests cannot turn into a stream of Secrets Manager calls.
  */
-const SECRET_REFRESH_INTERVAL_MS = 30_000;
+const SECRET_REFRESH_INTERVAL_MS = 5_000;
 const secretRefresh = {
   last: new Map<string, number>(),
   due(webhookId: string, now = Date.now()): boolean {

@@ -149,7 +149,11 @@ const answerChallenge = (
     expected !== '' &&
     token.length === expected.length &&
     timingSafeEqual(Buffer.from(token), Buffer.from(expected));
-  if (request.query['hub.mode'] !== 'subscribe' || !tokenMatches) {
+  if (
+    request.query['hub.mode'] !== 'subscribe' ||
+    !tokenMatches ||
+    challenge === ''
+  ) {
     return reject(
       403,
       'challenge_failed',

@@ -1,6 +1,6 @@
 import jsonata from 'jsonata';
 import { z } from 'zod';
-import { normalisePhone } from './phone.js';
+import { maskPhonesInText, normalisePhone } from './phone.js';
 import { renderValue, sanitiseParameter } from './text.js';
 import type {
   TemplateComponent,
@@ -216,7 +216,11 @@ export const evaluateMapping = async (
       error instanceof ExpressionError
         ? error.message
         : describeJsonataError(error);
-    return { status: 'failed', reason: `expression failed: ${message}` };
+    // Error texts quote the values they choked on, phone numbers included.
+    return {
+      status: 'failed',
+      reason: `expression failed: ${maskPhonesInText(message)}`,
+    };
   }
 };
 
@@ -245,7 +249,7 @@ const planMessages = async (
   for (const value of values) {
     const phone = normalisePhone(value, defaultCountry);
     if (phone.ok) recipients.add(phone.e164);
-    else rejected.push({ raw: String(value ?? ''), reason: phone.reason });
+    else rejected.push({ raw: rawText(value), reason: phone.reason });
   }
   const messages = [...recipients].map((recipient) => ({
     recipient,
@@ -254,6 +258,10 @@ const planMessages = async (
 
   return { status: 'matched', messages, rejected };
 };
+
+/** A rejected recipient as text; structures have no useful text form. */
+const rawText = (value: unknown): string =>
+  typeof value === 'string' || typeof value === 'number' ? String(value) : '';
 
 const templateRequest = (
   mapping: MappingInput,

@@ -60,6 +60,15 @@ const toCountry = (value: string | undefined): CountryCode | undefined =>
 export const isCountryCode = (value: string): boolean =>
   toCountry(value) !== undefined;
 
+/** Runs of digits long enough to be a phone number, however written. */
+const PHONE_LIKE = /\+?\d[\d\s().-]{5,}\d/g;
+
+/** Text fit for logs and traces: every phone-like run is masked. */
+export const maskPhonesInText = (text: string): string =>
+  text.replace(PHONE_LIKE, (match) =>
+    match.replace(/\D/g, '').length >= 7 ? maskPhone(match) : match
+  );
+
 /** A phone number fit for logs: only the last four digits remain. */
 export const maskPhone = (phone: string): string => {
   const digits = phone.replace(/\D/g, '');

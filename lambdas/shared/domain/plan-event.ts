@@ -87,7 +87,7 @@ export const planEvent = async (
       ...base,
       stage: TraceStage.Captured,
       at,
-      reason: 'the webhook is not active yet, so nothing is sent',
+      reason: 'the webhook is not active, so nothing is sent',
     });
     return { messages: [], trace, failures: 0, outcome: 'captured' };
   }

@@ -26,8 +26,16 @@ export interface ProviderPreset {
   readonly ping?: { readonly bodyPattern: RegExp };
   /** Answers Meta's GET subscription challenge with the verify token. */
   readonly subscriptionChallenge?: boolean;
-  /** The form of the secret the provider issues, to catch a wrong paste. */
-  readonly secretForm?: { readonly pattern: RegExp; readonly hint: string };
+  /**
+   * The form of the secret the provider issues, to catch a wrong paste:
+   * it must match `pattern` and must not match `mistaken` (API keys and
+   * access tokens that look like secrets).
+   */
+  readonly secretForm?: {
+    readonly pattern?: RegExp;
+    readonly mistaken?: RegExp;
+    readonly hint: string;
+  };
 }
 
 /** Stripe's libraries reject signatures older than five minutes. */
@@ -64,6 +72,10 @@ export const Providers = {
         'x-shopify-webhook-id',
         'shopify-webhook-id',
       ],
+    },
+    secretForm: {
+      mistaken: /^shp(at|ca|pa)_/,
+      hint: 'Shopify signs with the app client secret or the key shown beside webhooks, not an access token (shpat_, shpca_, shppa_)',
     },
   },
   stripe: {
@@ -118,12 +130,20 @@ export const Providers = {
     },
     eventKey: { bodyPath: 'event' },
     eventId: { header: ['x-razorpay-event-id'] },
+    secretForm: {
+      mistaken: /^rzp_(live|test)_/,
+      hint: 'Razorpay signs with the webhook secret set in its dashboard, not the API key id (rzp_live_, rzp_test_)',
+    },
   },
   meta: {
     label: 'Meta (WhatsApp, Instagram, Messenger callbacks)',
     scheme: hubSignature,
     eventKey: { bodyPath: 'entry.0.changes.0.field' },
     subscriptionChallenge: true,
+    secretForm: {
+      mistaken: /^EAA/,
+      hint: 'Meta signs with the app secret (App settings > Basic), not an access token (EAA...)',
+    },
   },
   github: {
     label: 'GitHub-style (X-Hub-Signature-256)',
@@ -181,6 +201,9 @@ const fieldLocationSchema = z.union([
 ]);
 
 const MAX_TOLERANCE_SECONDS = 3_600;
+/** Replay window of a generic source that signs a timestamp. */
+const DEFAULT_GENERIC_TOLERANCE_SECONDS = 300;
+const SIGNED_PLACEHOLDERS = new Set(['{body}', '{timestamp}', '{id}']);
 
 /**
  * What an admin gives for a generic HMAC source. The signed string is a
@@ -196,6 +219,13 @@ export const genericSourceSchema = z
       .string()
       .max(200)
       .refine((text) => text.includes('{body}'), 'must include {body}')
+      .refine(
+        (text) =>
+          (text.match(/\{[^}]*\}/g) ?? []).every((name) =>
+            SIGNED_PLACEHOLDERS.has(name)
+          ),
+        'may only use the placeholders {body}, {timestamp} and {id}'
+      )
       .default('{body}'),
     timestampHeader: headerNames.optional(),
     idHeader: headerNames.optional(),
@@ -218,6 +248,12 @@ export const genericSourceSchema = z
     (source) =>
       !source.signedContent.includes('{id}') || source.idHeader !== undefined,
     { message: 'an {id} in signedContent needs an idHeader' }
+  )
+  .refine(
+    (source) =>
+      source.toleranceSeconds === undefined ||
+      source.signedContent.includes('{timestamp}'),
+    { message: 'toleranceSeconds needs a {timestamp} in signedContent' }
   );
 
 export type GenericSource = z.infer<typeof genericSourceSchema>;
@@ -235,8 +271,11 @@ export const genericPreset = (source: GenericSource): ProviderPreset => ({
       ? { timestampHeader: source.timestampHeader }
       : {}),
     ...(source.idHeader ? { idHeader: source.idHeader } : {}),
-    ...(source.toleranceSeconds !== undefined
-      ? { toleranceSeconds: source.toleranceSeconds }
+    ...(source.signedContent.includes('{timestamp}')
+      ? {
+          toleranceSeconds:
+            source.toleranceSeconds ?? DEFAULT_GENERIC_TOLERANCE_SECONDS,
+        }
       : {}),
   },
   eventKey: source.eventKey,

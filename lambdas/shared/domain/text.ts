@@ -33,9 +33,14 @@ const renderNumber = (value: number): string | undefined => {
   });
 };
 
-/** Control characters (NUL, escape, ...) that have no place in a message. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: they are the target.
-const CONTROL_CHARACTERS = /[\u0000-\u001f\u007f-\u009f]/g;
+/**
+ * Control characters (NUL, escape, ...) and invisible format characters
+ * (zero-width spaces, bidirectional overrides) that have no place in a
+ * message and can disguise what it says.
+ */
+const CONTROL_CHARACTERS =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: they are the target.
+  /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g;
 
 /** Makes text acceptable as a template parameter. */
 export const sanitiseParameter = (text: string): string =>

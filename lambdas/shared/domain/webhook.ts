@@ -60,9 +60,11 @@ export const secretProblem = (
       ? undefined
       : (Providers[provider] as ProviderPreset).secretForm;
 
-  return secret !== undefined && form && !form.pattern.test(secret)
-    ? form.hint
-    : undefined;
+  if (secret === undefined || form === undefined) return undefined;
+  const unlike = form.pattern !== undefined && !form.pattern.test(secret);
+  const mistaken = form.mistaken?.test(secret) ?? false;
+
+  return unlike || mistaken ? form.hint : undefined;
 };
 
 /** A secret a provider issued, as an admin pastes it. */

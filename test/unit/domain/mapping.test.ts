@@ -248,6 +248,7 @@ describe('evaluateMapping', () => {
 
     it.each([
       ['"a\\u0000b\\u001bc"', 'a b c'],
+      ['"pay\\u202emoc.live\\u200b"', 'pay moc.live'],
       ['body.note', 'line one line two tabbed spaced'],
       ['body.price', '34.63'],
       ['body.big', '1000000000000000000000'],
@@ -273,6 +274,36 @@ describe('evaluateMapping', () => {
         status: 'failed',
         reason:
           'body parameter 1 is a list or object, not text, and has no fallback',
+      });
+    });
+
+    it('masks phone numbers quoted in an expression error', async () => {
+      const outcome = await evaluateMapping(
+        simple('$number("+15550107777x")'),
+        input
+      );
+
+      expect(outcome.status).toBe('failed');
+      expect(JSON.stringify(outcome)).not.toContain('5550107777');
+      expect(JSON.stringify(outcome)).toContain('***7777');
+    });
+
+    it('sends to the usable recipients of a list with structures in it', async () => {
+      const mapping = {
+        ...simple('"x"'),
+        recipients: '["+15550100142", true, null, {"to": "+15550100143"}]',
+      };
+
+      const outcome = await evaluateMapping(mapping, input);
+
+      expect(outcome).toMatchObject({
+        status: 'matched',
+        messages: [{ recipient: '+15550100142' }],
+        rejected: [
+          { reason: 'recipient is a boolean, not text' },
+          { reason: 'recipient is missing' },
+          { reason: 'recipient is an object, not text' },
+        ],
       });
     });
 

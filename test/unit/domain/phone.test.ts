@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   maskPhone,
+  maskPhonesInText,
   normalisePhone,
 } from '../../../lambdas/shared/domain/phone.js';
 
@@ -62,6 +63,16 @@ describe('maskPhone', () => {
       fc.property(fc.string(), (raw) => {
         expect(maskPhone(raw).replace(/\D/g, '').length).toBeLessThanOrEqual(4);
       })
+    );
+  });
+});
+
+describe('maskPhonesInText', () => {
+  it('masks every phone-like run and leaves other numbers alone', () => {
+    const text = 'Unable to cast "+1 (555) 010-7777x"; order 1234, id 20251201';
+
+    expect(maskPhonesInText(text)).toBe(
+      'Unable to cast "***7777x"; order 1234, id ***1201'
     );
   });
 });

@@ -220,6 +220,34 @@ describe('generic sources', () => {
     ).toEqual({ ok: false, reason: 'timestamp_outside_tolerance' });
   });
 
+  it('gives a signed timestamp a five-minute window by default', () => {
+    const source = genericSourceSchema.parse({
+      header: ['x-sig'],
+      algorithm: 'sha256',
+      encoding: 'hex',
+      signedContent: '{timestamp}.{body}',
+      timestampHeader: ['x-ts'],
+      eventKey: { header: ['x-event'] },
+    });
+
+    expect(genericPreset(source).scheme.toleranceSeconds).toBe(300);
+  });
+
+  it.each([
+    ['an unknown placeholder', { signedContent: '{ts}.{body}' }],
+    ['a tolerance without a timestamp', { toleranceSeconds: 60 }],
+  ])('refuses %s', (_label, change) => {
+    const result = genericSourceSchema.safeParse({
+      header: ['x-sig'],
+      algorithm: 'sha256',
+      encoding: 'hex',
+      eventKey: { header: ['x-event'] },
+      ...change,
+    });
+
+    expect(result.success).toBe(false);
+  });
+
   it('refuses a signed string that needs a header it does not name', () => {
     const result = genericSourceSchema.safeParse({
       header: ['x-sig'],

@@ -7,6 +7,7 @@ import {
 } from '../../../lambdas/shared/domain/signature.js';
 import {
   rotateSecret,
+  secretProblem,
   usableSecrets,
 } from '../../../lambdas/shared/domain/webhook.js';
 import { payload } from '../../fixtures/payloads.js';
@@ -321,5 +322,27 @@ describe('rotateSecret', () => {
     expect(usableSecrets(rotated.record, now)).toEqual([
       rotated.record.current,
     ]);
+  });
+});
+
+describe('secretProblem', () => {
+  it.each([
+    ['stripe', 'sk_live_0000000000000000000000'],
+    ['shopify', 'shpat_00000000000000000000000000000000'],
+    ['meta', 'EAAG0000000000000000000000'],
+    ['razorpay', 'rzp_live_0000000000000000'],
+  ] as const)(
+    'recognises a %s API key pasted as the secret',
+    (provider, key) => {
+      expect(secretProblem(provider, key)).toMatch(/not/);
+    }
+  );
+
+  it.each([
+    ['stripe', 'whsec_0123456789abcdef0123'],
+    ['shopify', 'shpss_0123456789abcdef0123'],
+    ['meta', '0123456789abcdef0123456789abcdef'],
+  ] as const)('accepts a %s signing secret', (provider, secret) => {
+    expect(secretProblem(provider, secret)).toBeUndefined();
   });
 });
