@@ -105,6 +105,49 @@ describe('decideIngest', () => {
     });
   });
 
+  it.each([
+    [
+      'escaped slashes and ampersands',
+      '{"url":"https:\\/\\/x.test\\/?a=1\\u0026b=2"}',
+    ],
+    ['emoji and non-Latin text', '{"note":"Gracias 🙏 — 注文ありがとう"}'],
+    ['upper-case escapes', '{"note":"\\u001B[31m"}'],
+    ['pretty printing and a final newline', '{\n  "id": 1\n}\n'],
+  ])('verifies %s over the bytes as sent', (_label, text) => {
+    const body = Buffer.from(text, 'utf8');
+
+    const decision = decideIngest(
+      signedStripe(body),
+      webhook('stripe'),
+      { current: SECRET },
+      NOW
+    );
+
+    expect(decision).toMatchObject({ kind: 'accept', message: { body: text } });
+  });
+
+  it('verifies when repeated signature headers arrive comma-joined', () => {
+    // API Gateway joins repeated headers with commas (payload format 2.0).
+    const body = payload('stripe-charge-failed.json');
+    const stale = signRequest(
+      Providers.stripe.scheme,
+      body,
+      'old_secret_0123',
+      SECONDS
+    );
+    const fresh = signRequest(Providers.stripe.scheme, body, SECRET, SECONDS);
+    const joined = `${stale['stripe-signature']},${fresh['stripe-signature']}`;
+
+    const decision = decideIngest(
+      post(body, { 'stripe-signature': joined }),
+      webhook('stripe'),
+      { current: SECRET },
+      NOW
+    );
+
+    expect(decision.kind).toBe('accept');
+  });
+
   it('answers 404 for an unknown webhook', () => {
     const decision = decideIngest(
       post(Buffer.from('{}')),
