@@ -208,7 +208,8 @@ const warmPathRequests = async () => {
       `\nWarm path: ${accepted} accepted of ${WARM_REQUESTS} requests`
     );
     console.log(
-      `  SQS SendMessage from the verifier: ${verifierCalls} (${(verifierCalls / accepted).toFixed(2)} per accepted webhook)`
+      `  SQS SendMessage from the verifier: ${verifierCalls} ` +
+        `(${(verifierCalls / accepted).toFixed(2)} per accepted webhook)`
     );
     console.log(
       '  all AWS requests in the process meanwhile (verifier and mapper):'

@@ -18,7 +18,7 @@ import {
   tamperStripeSignature,
   testSecrets,
 } from '../../local/deliveries.js';
-import { AMOUNT_WITH_CURRENCY } from '../../local/demo-setup.js';
+import { PAYMENT_LINK } from '../../local/demo-setup.js';
 import { waitFor } from '../../local/net.js';
 import { localAws, WHATSAPP_TOKEN_SECRET_ID } from '../../local/resources.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
@@ -35,32 +35,6 @@ const SETTLE = { timeoutMs: 150_000, intervalMs: 200 };
 const RECIPIENT_DIGITS = '15550100142';
 /** Events sent at once: more than one batch and one environment take. */
 const BURST_SIZE = 30;
-
-const PAYMENT_LINK_MAPPING = {
-  eventKey: 'charge.failed',
-  recipients: 'body.data.object.billing_details.phone',
-  template: {
-    name: 'payment_link',
-    language: 'en_US',
-    components: [
-      {
-        type: 'body',
-        parameters: [
-          { value: AMOUNT_WITH_CURRENCY },
-          { value: 'body.data.object.failure_message' },
-        ],
-      },
-      {
-        type: 'button',
-        subType: 'url',
-        index: 0,
-        parameters: [
-          { value: "'checkout/' & body.data.object.payment_intent" },
-        ],
-      },
-    ],
-  },
-};
 
 const EXPECTED_WHATSAPP_BODY = {
   messaging_product: 'whatsapp',
@@ -114,11 +88,7 @@ const stripeWebhook = async () => {
     provider: 'stripe',
     secret,
   });
-  await admin.putMapping(
-    webhook.webhookId,
-    'payment-link',
-    PAYMENT_LINK_MAPPING
-  );
+  await admin.putMapping(webhook.webhookId, 'payment-link', PAYMENT_LINK);
   await admin.activate(webhook.webhookId);
 
   return webhook.webhookId;
@@ -316,11 +286,7 @@ describe('local pipeline', { timeout: TEST_MS }, () => {
       provider: 'stripe',
       secret,
     });
-    await admin.putMapping(
-      webhook.webhookId,
-      'payment-link',
-      PAYMENT_LINK_MAPPING
-    );
+    await admin.putMapping(webhook.webhookId, 'payment-link', PAYMENT_LINK);
     const sentBefore = standInCount();
 
     // Act
@@ -419,9 +385,9 @@ describe('local pipeline', { timeout: TEST_MS }, () => {
       provider: 'stripe',
       secret,
     });
-    const template = { ...PAYMENT_LINK_MAPPING.template, name: 'not_approved' };
+    const template = { ...PAYMENT_LINK.template, name: 'not_approved' };
     await admin.putMapping(webhook.webhookId, 'unapproved', {
-      ...PAYMENT_LINK_MAPPING,
+      ...PAYMENT_LINK,
       template,
     });
     await admin.activate(webhook.webhookId);

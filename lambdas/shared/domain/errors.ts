@@ -40,18 +40,6 @@ export class NotFoundError extends AppError {
   }
 }
 
-export class ConflictError extends AppError {
-  readonly status = 409;
-  readonly retryable = false;
-
-  constructor(
-    readonly code: string,
-    message: string
-  ) {
-    super(message);
-  }
-}
-
 /** A downstream service failed or throttled; the work may be retried. */
 export class DependencyError extends AppError {
   readonly status = 502;

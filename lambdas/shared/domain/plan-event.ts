@@ -41,7 +41,9 @@ export const duplicateTrace = (
       at: now.toISOString(),
       originalEventId,
       code: 'duplicate_delivery',
-      reason: `the provider delivered event ${message.providerEventId} again; it was processed as event ${originalEventId}`,
+      reason:
+        `the provider delivered event ${message.providerEventId} again; ` +
+        `it was processed as event ${originalEventId}`,
     },
   ];
 };

@@ -75,7 +75,9 @@ export const Providers = {
     },
     secretForm: {
       mistaken: /^shp(at|ca|pa)_/,
-      hint: 'Shopify signs with the app client secret or the key shown beside webhooks, not an access token (shpat_, shpca_, shppa_)',
+      hint:
+        'Shopify signs with the app client secret or the key shown beside ' +
+        'webhooks, not an access token (shpat_, shpca_, shppa_)',
     },
   },
   stripe: {
@@ -132,7 +134,9 @@ export const Providers = {
     eventId: { header: ['x-razorpay-event-id'] },
     secretForm: {
       mistaken: /^rzp_(live|test)_/,
-      hint: 'Razorpay signs with the webhook secret set in its dashboard, not the API key id (rzp_live_, rzp_test_)',
+      hint:
+        'Razorpay signs with the webhook secret set in its dashboard, ' +
+        'not the API key id (rzp_live_, rzp_test_)',
     },
   },
   meta: {
@@ -142,7 +146,9 @@ export const Providers = {
     subscriptionChallenge: true,
     secretForm: {
       mistaken: /^EAA/,
-      hint: 'Meta signs with the app secret (App settings > Basic), not an access token (EAA...)',
+      hint:
+        'Meta signs with the app secret (App settings > Basic), ' +
+        'not an access token (EAA...)',
     },
   },
   github: {
