@@ -17,6 +17,7 @@ export const Env = {
   WhatsAppApiVersion: 'WHATSAPP_API_VERSION',
   PublicBaseUrl: 'PUBLIC_BASE_URL',
   LogRecordTtlDays: 'LOG_RECORD_TTL_DAYS',
+  PayloadBucket: 'PAYLOAD_BUCKET_NAME',
 } as const;
 
 export type EnvName = (typeof Env)[keyof typeof Env];
@@ -68,6 +69,28 @@ export const Tables = {
 } as const satisfies Record<string, TableDefinition>;
 
 export type TableKey = keyof typeof Tables;
+
+export interface BucketDefinition {
+  readonly id: string;
+  readonly localName: string;
+  /** Objects are deleted this many days after they were written. */
+  readonly expireAfterDays: number;
+}
+
+export const Buckets = {
+  /**
+   * Accepted bodies too large for a queue message, kept whole. They outlive
+   * the queues' 14-day retention, so a message redriven from a dead-letter
+   * queue still finds its body.
+   */
+  payloads: {
+    id: 'PayloadBucket',
+    localName: 'wapto-payloads',
+    expireAfterDays: 35,
+  },
+} as const satisfies Record<string, BucketDefinition>;
+
+export type BucketKey = keyof typeof Buckets;
 
 export interface QueueDefinition {
   readonly id: string;
@@ -138,7 +161,12 @@ export const Functions = {
     entry: 'lambdas/verifier/handler.ts',
     timeoutSeconds: 10,
     memoryMb: 512,
-    env: [Env.ConfigTable, Env.IngestQueueUrl, Env.WebhookSecretPrefix],
+    env: [
+      Env.ConfigTable,
+      Env.IngestQueueUrl,
+      Env.WebhookSecretPrefix,
+      Env.PayloadBucket,
+    ],
   },
   mapper: {
     id: 'MapperFunction',
@@ -150,6 +178,7 @@ export const Functions = {
       Env.LogTable,
       Env.OutboundQueueUrl,
       Env.LogRecordTtlDays,
+      Env.PayloadBucket,
     ],
     source: { queue: 'ingest', batchSize: 10, maxConcurrency: 5 },
   },
@@ -181,6 +210,7 @@ export const Functions = {
       Env.LogTable,
       Env.WebhookSecretPrefix,
       Env.PublicBaseUrl,
+      Env.PayloadBucket,
     ],
   },
 } as const satisfies Record<string, FunctionDefinition>;

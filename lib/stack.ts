@@ -13,10 +13,12 @@ import {
   type DeployParameters,
   declareDeployParameters,
 } from './constructs/parameters.js';
+import { PayloadBucket } from './constructs/payload-bucket.js';
 import { grantLeastPrivilege } from './constructs/permissions.js';
 import { QueueWorker } from './constructs/queue-worker.js';
 import { createWhatsAppTokenSecret } from './constructs/token-secret.js';
 import {
+  Buckets,
   Env,
   type EnvName,
   type FunctionKey,
@@ -90,6 +92,9 @@ export class WaptoWebhookBridgeStack extends Stack {
       email: parameters.alarmEmail,
     });
     const tables = this.createTables();
+    const payloads = new PayloadBucket(this, Buckets.payloads.id, {
+      definition: Buckets.payloads,
+    });
     const workers = this.createWorkers(alarms.action);
     this.webhookSecretPrefix = `wapto/${this.stackName}/webhooks/`;
     this.tokenSecret = createWhatsAppTokenSecret(this, 'WhatsAppTokenSecret');
@@ -98,7 +103,7 @@ export class WaptoWebhookBridgeStack extends Stack {
       logRetention: parameters.logRetention,
     });
     this.functions = this.createFunctions(
-      this.environmentValues(tables, workers, parameters),
+      this.environmentValues(tables, workers, payloads, parameters),
       parameters,
       props.projectRoot ?? REPOSITORY_ROOT
     );
@@ -107,6 +112,7 @@ export class WaptoWebhookBridgeStack extends Stack {
       functions: this.functions,
       tables,
       workers,
+      payloads,
       tokenSecret: this.tokenSecret,
       webhookSecretPrefix: this.webhookSecretPrefix,
     });
@@ -142,6 +148,7 @@ export class WaptoWebhookBridgeStack extends Stack {
   private environmentValues(
     tables: DataTables,
     workers: Workers,
+    payloads: PayloadBucket,
     parameters: DeployParameters
   ): Record<EnvName, string> {
     return {
@@ -158,6 +165,7 @@ export class WaptoWebhookBridgeStack extends Stack {
       // can be handed to the admin function without a cycle.
       [Env.PublicBaseUrl]: this.api.endpoint,
       [Env.LogRecordTtlDays]: parameters.logRecordTtlDays,
+      [Env.PayloadBucket]: payloads.bucket.bucketName,
     };
   }
 

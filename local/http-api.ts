@@ -121,7 +121,8 @@ const handle = async (
     localPort: request.socket.localPort ?? 0,
   };
   // LIMITATION: Lambda's 6 MB limit on a synchronous invocation's event and
-  // result is not enforced; the product's own body limit is far below it.
+  // result is not enforced; the product's 4 MiB body limit is chosen to stay
+  // under it even for base64-encoded bodies.
   // A function that throws or times out becomes a 500 in `serve`.
   const result = await functions[matched.route.target].invoke(
     buildEvent(raw, matched, { requestId, traceId })

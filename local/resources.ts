@@ -5,6 +5,11 @@ import {
   UpdateTimeToLiveCommand,
 } from '@aws-sdk/client-dynamodb';
 import {
+  CreateBucketCommand,
+  PutBucketLifecycleConfigurationCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import {
   CreateSecretCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
@@ -14,6 +19,9 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import {
+  type BucketDefinition,
+  type BucketKey,
+  Buckets,
   DEFAULT_LOG_RECORD_TTL_DAYS,
   deadLetterName,
   Env,
@@ -75,6 +83,7 @@ export interface ResourceInputs {
 export interface LocalResources {
   readonly queues: Record<QueueKey, LocalQueue>;
   readonly tables: Record<TableKey, string>;
+  readonly buckets: Record<BucketKey, string>;
   /** Every variable the functions read, plus the AWS SDK's own. */
   readonly env: Record<string, string>;
 }
@@ -90,11 +99,15 @@ export const createResources = async (
   const dynamo = new DynamoDBClient(aws);
   const sqs = new SQSClient(aws);
   const secrets = new SecretsManagerClient(aws);
+  const s3 = new S3Client({ ...aws, forcePathStyle: true });
   try {
     const tables = await mapEntries(Tables, (table) =>
       createTable(dynamo, table)
     );
     const queues = await mapEntries(Queues, (queue) => createQueue(sqs, queue));
+    const buckets = await mapEntries(Buckets, (bucket) =>
+      createBucket(s3, bucket)
+    );
     await secrets.send(
       new CreateSecretCommand({
         Name: WHATSAPP_TOKEN_SECRET_ID,
@@ -102,8 +115,14 @@ export const createResources = async (
       })
     );
 
-    return { tables, queues, env: buildEnv(aws, tables, queues, inputs) };
+    return {
+      tables,
+      queues,
+      buckets,
+      env: buildEnv(aws, { tables, queues, buckets }, inputs),
+    };
   } finally {
+    s3.destroy();
     dynamo.destroy();
     sqs.destroy();
     secrets.destroy();
@@ -112,8 +131,7 @@ export const createResources = async (
 
 const buildEnv = (
   aws: AwsEndpoint,
-  tables: Record<TableKey, string>,
-  queues: Record<QueueKey, LocalQueue>,
+  { tables, queues, buckets }: Omit<LocalResources, 'env'>,
   inputs: ResourceInputs
 ): Record<string, string> => {
   const functionEnv: Record<EnvName, string> = {
@@ -128,6 +146,7 @@ const buildEnv = (
     [Env.WhatsAppApiVersion]: WHATSAPP_API_VERSION,
     [Env.PublicBaseUrl]: inputs.publicBaseUrl,
     [Env.LogRecordTtlDays]: String(DEFAULT_LOG_RECORD_TTL_DAYS),
+    [Env.PayloadBucket]: buckets.payloads,
   };
 
   return {
@@ -200,6 +219,30 @@ const createTable = async (
   }
 
   return table.localName;
+};
+
+const createBucket = async (
+  client: S3Client,
+  bucket: BucketDefinition
+): Promise<string> => {
+  await client.send(new CreateBucketCommand({ Bucket: bucket.localName }));
+  await client.send(
+    new PutBucketLifecycleConfigurationCommand({
+      Bucket: bucket.localName,
+      LifecycleConfiguration: {
+        Rules: [
+          {
+            ID: 'expire',
+            Status: 'Enabled',
+            Filter: { Prefix: '' },
+            Expiration: { Days: bucket.expireAfterDays },
+          },
+        ],
+      },
+    })
+  );
+
+  return bucket.localName;
 };
 
 const createQueue = async (

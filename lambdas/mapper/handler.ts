@@ -6,6 +6,7 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { keepCapture } from '../shared/adapters/capture-store.js';
 import { getWebhookWithMappings } from '../shared/adapters/config-store.js';
 import { claimProviderEvent } from '../shared/adapters/dedup-store.js';
+import { withWholeBody } from '../shared/adapters/payload-store.js';
 import { enqueueMessages } from '../shared/adapters/queues.js';
 import { writeTrace } from '../shared/adapters/trace-store.js';
 import { toCapture } from '../shared/domain/capture.js';
@@ -14,6 +15,7 @@ import {
   ingestMessageSchema,
 } from '../shared/domain/messages.js';
 import { duplicateTrace, planEvent } from '../shared/domain/plan-event.js';
+import { WebhookStatus } from '../shared/domain/webhook.js';
 import { MetricName, observability } from '../shared/observability.js';
 import { processFifoBatch } from '../shared/sqs-batch.js';
 
@@ -56,7 +58,11 @@ const mapEvent = async (message: IngestMessage, now: Date): Promise<void> => {
     }
   }
   const config = await getWebhookWithMappings(message.webhookId);
-  const plan = await planEvent(message, config, now);
+  // Only a live webhook's mappings read the body; a capture keeps the
+  // reference to a stored one.
+  const live = config.webhook?.status === WebhookStatus.Active;
+  const whole = live ? await withWholeBody(message) : message;
+  const plan = await planEvent(whole, config, now);
 
   if (plan.outcome === 'captured') await keepCapture(toCapture(message), now);
   await enqueueMessages(plan.messages);

@@ -7,6 +7,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
 } from 'aws-lambda';
 import { getWebhook } from '../shared/adapters/config-store.js';
+import { keepBodyWhole } from '../shared/adapters/payload-store.js';
 import { enqueueEvent } from '../shared/adapters/queues.js';
 import { readWebhookSecret } from '../shared/adapters/secret-store.js';
 import { rawBodyBytes } from '../shared/domain/http.js';
@@ -30,7 +31,8 @@ const webhookCache = new TtlCache<Awaited<ReturnType<typeof getWebhook>>>(
 /**
  * The public webhook URL. It verifies a provider's request over its exact
  * bytes and answers only once the event sits in the ingest queue; on a warm
- * container that queue write is its only AWS call.
+ * container that queue write is its only AWS call, unless the body is too
+ * large for a queue message and is first stored whole.
  */
 const verify = async (
   event: APIGatewayProxyEventV2
@@ -73,7 +75,7 @@ const verify = async (
         body: decision.answer,
       };
     case 'accept':
-      await enqueueEvent(decision.message);
+      await enqueueEvent(await keepBodyWhole(decision.message));
       metrics.addMetric(MetricName.WebhookAccepted, MetricUnit.Count, 1);
       logger.info('webhook accepted', {
         ...keys,

@@ -5,6 +5,7 @@ import type { FunctionKey, QueueKey, TableKey } from '../definitions.js';
 import type { BridgeFunction } from './bridge-function.js';
 import { acknowledgeNag } from './compliance.js';
 import type { DataTable } from './data-table.js';
+import type { PayloadBucket } from './payload-bucket.js';
 import type { QueueWorker } from './queue-worker.js';
 
 /** Actions the admin function needs to manage webhook signing secrets. */
@@ -24,6 +25,7 @@ export interface AccessTargets {
   readonly functions: Readonly<Record<FunctionKey, BridgeFunction>>;
   readonly tables: Readonly<Record<TableKey, DataTable>>;
   readonly workers: Readonly<Record<QueueKey, QueueWorker>>;
+  readonly payloads: PayloadBucket;
   readonly tokenSecret: secretsmanager.ISecret;
   /** Name prefix of the webhook signing secrets the admin API creates. */
   readonly webhookSecretPrefix: string;
@@ -31,30 +33,34 @@ export interface AccessTargets {
 
 /**
  * Gives each function exactly what its stage needs: the verifier reads
- * configs and its webhook secrets and queues events; the mapper reads
- * configs, writes traces, claims provider event ids, keeps captured
- * payloads and queues messages; the sender writes traces and
- * reads the WhatsApp token; the admin API manages configs and webhook
- * secrets and reads traces.
+ * configs and its webhook secrets, stores large bodies and queues events;
+ * the mapper reads configs and stored bodies, writes traces, claims
+ * provider event ids, keeps captured payloads and queues messages; the
+ * sender writes traces and reads the WhatsApp token; the admin API manages
+ * configs and webhook secrets and reads traces and stored bodies.
  */
 export const grantLeastPrivilege = (targets: AccessTargets): void => {
-  const { functions, tables, workers, tokenSecret } = targets;
+  const { functions, tables, workers, payloads, tokenSecret } = targets;
   const { verifier, mapper, sender, admin } = functions;
 
   tables.config.grantRead(verifier.role);
   workers.ingest.queue.grantSendMessages(verifier.role);
+  payloads.grantWrite(verifier);
   grantWebhookSecrets(targets, verifier, ['secretsmanager:GetSecretValue']);
 
   tables.config.grantRead(mapper.role);
   // It reads the log table too: provider event claims and kept payloads.
   tables.logs.grantReadWrite(mapper.role);
   workers.outbound.queue.grantSendMessages(mapper.role);
+  payloads.grantRead(mapper);
 
   tables.logs.grantWrite(sender.role);
   tokenSecret.grantRead(sender.role);
 
   tables.config.grantReadWrite(admin.role);
   tables.logs.grantRead(admin.role);
+  // Previews render captured payloads, large ones included.
+  payloads.grantRead(admin);
   grantWebhookSecrets(targets, admin, WEBHOOK_SECRET_ADMIN_ACTIONS);
 };
 

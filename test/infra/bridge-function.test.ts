@@ -121,6 +121,7 @@ describe('BridgeFunction', () => {
       [Env.WhatsAppApiVersion]: WHATSAPP_API_VERSION,
       [Env.PublicBaseUrl]: getAtt(stack.api.api, 'ApiEndpoint'),
       [Env.LogRecordTtlDays]: { Ref: 'LogRecordTtlDays' },
+      [Env.PayloadBucket]: { Ref: Match.stringLikeRegexp('^PayloadBucket') },
     };
 
     // Assert

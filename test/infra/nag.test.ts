@@ -70,14 +70,25 @@ describe('cdk-nag AwsSolutionsChecks', () => {
       'AwsSolutions::AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:' +
       'secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:' +
       `wapto/${STACK_NAME}/webhooks/*]`;
+    // The bucket's logical id ends in a hash; the finding names it.
+    const payloadsFinding =
+      'AwsSolutions::AwsSolutions-IAM5[Resource::<PayloadBucket.Arn>/payloads/*]';
 
     // Act
-    const found = acknowledgements().map(({ path: at, id }) => [at, id]);
+    const found = acknowledgements().map(({ path: at, id }) => [
+      at,
+      id.replace(/<PayloadBucket\w+\.Arn>/, '<PayloadBucket.Arn>'),
+    ]);
 
     // Assert
     expect(found.sort()).toEqual(
       [
         [`${STACK_NAME}/AdminFunction/Role`, secretsFinding],
+        ...['Verifier', 'Mapper', 'Admin'].map((name) => [
+          `${STACK_NAME}/${name}Function/Role`,
+          payloadsFinding,
+        ]),
+        [`${STACK_NAME}/PayloadBucket/Bucket`, 'AwsSolutions::AwsSolutions-S1'],
         ...['POST', 'GET', 'ANY'].map((method) => [
           `${STACK_NAME}/HttpApi/Api/${method}--webhooks--{webhookId}`,
           'AwsSolutions::AwsSolutions-APIG4',

@@ -128,6 +128,8 @@ describe('WaptoWebhookBridgeStack', () => {
       'AWS::Lambda::Permission': Routes.length,
       'AWS::Logs::LogGroup': 5,
       'AWS::Logs::QueryDefinition': 2,
+      'AWS::S3::Bucket': 1,
+      'AWS::S3::BucketPolicy': 1,
       'AWS::SNS::Subscription': 1,
       'AWS::SNS::Topic': 1,
       'AWS::SNS::TopicPolicy': 1,

@@ -1,11 +1,13 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import {
   GetSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_WEBHOOK_BODY_BYTES } from '../../lib/definitions.js';
 import {
   adminClient,
   isTraceSettled,
@@ -278,6 +280,79 @@ describe('local pipeline', { timeout: TEST_MS }, () => {
     expect(events).toHaveLength(BURST_SIZE);
   });
 
+  it('keeps a 3 MB body whole and maps it like a small one', async () => {
+    // Arrange: Meta sends up to about 3 MB; a store's order can be as large.
+    const admin = adminClient(runtime.apiUrl);
+    const webhookId = await stripeWebhook();
+    const body = largeBody(3 * 1024 * 1024);
+    const s3 = new S3Client({
+      ...localAws(runtime.awsEndpoint),
+      forcePathStyle: true,
+    });
+    const sentBefore = standInCount();
+
+    // Act
+    const answer = await deliver(
+      runtime.apiUrl,
+      webhookId,
+      stripeDelivery({ body, secret })
+    );
+    const request = await waitFor(
+      async () => runtime.standIn?.requests()[sentBefore],
+      { ...SETTLE, what: 'the stand-in to receive the message' }
+    );
+    const eventId = (answer.body as { eventId: string }).eventId;
+    const trace = await waitFor(
+      async () => {
+        const records = await admin.readEvent(eventId);
+        return records && isTraceSettled(records) ? records : undefined;
+      },
+      { ...SETTLE, what: 'the event trace to settle' }
+    );
+    const stored = await s3.send(
+      new GetObjectCommand({
+        Bucket: 'wapto-payloads',
+        Key: `payloads/${webhookId}/${eventId}`,
+      })
+    );
+    const storedBytes = await stored.Body?.transformToByteArray();
+    s3.destroy();
+
+    // Assert
+    expect(body.length).toBeGreaterThan(3 * 1024 * 1024);
+    expect(body.length).toBeLessThan(MAX_WEBHOOK_BODY_BYTES);
+    expect(answer.status).toBe(202);
+    expect(JSON.parse(request.body)).toStrictEqual(EXPECTED_WHATSAPP_BODY);
+    expect(trace.map((record) => record.stage)).toEqual([
+      'received',
+      'matched',
+      'queued',
+      'sent',
+    ]);
+    expect(body.equals(Buffer.from(storedBytes ?? []))).toBe(true);
+  });
+
+  it('refuses a body over the limit with 413 and queues nothing', async () => {
+    // Arrange
+    const admin = adminClient(runtime.apiUrl);
+    const webhookId = await stripeWebhook();
+    const body = largeBody(MAX_WEBHOOK_BODY_BYTES + 1);
+
+    // Act
+    const answer = await deliver(
+      runtime.apiUrl,
+      webhookId,
+      stripeDelivery({ body, secret })
+    );
+
+    // Assert
+    expect(answer).toEqual({
+      status: 413,
+      body: { code: 'payload_too_large', message: expect.any(String) },
+    });
+    expect(await admin.listEvents(webhookId)).toEqual([]);
+  });
+
   it('keeps what an inactive webhook receives and sends nothing', async () => {
     // Arrange
     const admin = adminClient(runtime.apiUrl);
@@ -485,3 +560,25 @@ describe('local pipeline', { timeout: TEST_MS }, () => {
     expect(leaks).toEqual([]);
   });
 });
+
+/**
+ * The Stripe sample grown past `minBytes` with line items in several
+ * scripts, so the body is large, multi-byte and still the same event.
+ */
+const largeBody = (minBytes: number): Buffer => {
+  const event = JSON.parse(
+    readFixture('stripe-charge-failed.json').toString('utf8')
+  );
+  const line = {
+    description: 'Schneeschuhe für Kinder · 雪靴 · 🥾',
+    quantity: 1,
+    amount: 4999,
+  };
+  const lineBytes = Buffer.byteLength(JSON.stringify(line)) + 1;
+  const count = Math.ceil(minBytes / lineBytes);
+  event.data.object.metadata = {
+    lines: Array.from({ length: count }, () => line),
+  };
+
+  return Buffer.from(JSON.stringify(event));
+};

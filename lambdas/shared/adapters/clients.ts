@@ -1,4 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { S3Client } from '@aws-sdk/client-s3';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -12,3 +13,5 @@ export const dynamo = DynamoDBDocumentClient.from(new DynamoDBClient({}), {
 });
 export const sqs = new SQSClient({});
 export const secretsManager = new SecretsManagerClient({});
+// Path-style addressing works with AWS and with any local endpoint alike.
+export const s3 = new S3Client({ forcePathStyle: true });

@@ -16,8 +16,13 @@ import {
   type Webhook,
 } from './webhook.js';
 
-/** Largest webhook body accepted; the ingest message must also fit. */
-export const MAX_WEBHOOK_BODY_BYTES = 512 * 1024;
+/**
+ * Largest webhook body accepted. Meta sends up to about 3 MB; Lambda takes
+ * a request event of at most 6 MB, and a binary body arrives base64-encoded
+ * (4/3 larger), so 4 MiB is what always fits. Bodies over the queue's
+ * inline size are kept whole in the payload store.
+ */
+export const MAX_WEBHOOK_BODY_BYTES = 4 * 1024 * 1024;
 
 export interface IncomingRequest {
   readonly method: string;

@@ -15,10 +15,20 @@ export const ingestMessageSchema = z.object({
   eventKey: z.string().optional(),
   providerEventId: z.string().optional(),
   headers: z.record(z.string(), z.string()),
+  /** The body itself; empty when it is kept in the payload store. */
   body: z.string(),
   bodyEncoding: z.enum(['utf8', 'base64']),
+  /** Where a body too large for a queue message is kept whole. */
+  payloadRef: z
+    .object({
+      key: z.string(),
+      bytes: z.number().int().nonnegative(),
+      sha256: z.string(),
+    })
+    .optional(),
 });
 export type IngestMessage = z.infer<typeof ingestMessageSchema>;
+export type PayloadRef = NonNullable<IngestMessage['payloadRef']>;
 
 export const outboundMessageSchema = z.object({
   v: z.literal(1),
@@ -62,8 +72,69 @@ export const encodeBody = (
     : { body: bytes.toString('base64'), bodyEncoding: 'base64' };
 };
 
-export const decodeBody = (message: IngestMessage): Buffer =>
-  Buffer.from(message.body, message.bodyEncoding);
+export const decodeBody = (message: IngestMessage): Buffer => {
+  if (message.payloadRef) {
+    throw new Error('The body is in the payload store; attach it first.');
+  }
+
+  return Buffer.from(message.body, message.bodyEncoding);
+};
+
+/**
+ * Bodies up to this size travel inside the ingest message. Larger ones are
+ * kept whole in the payload store and the message carries a reference, so
+ * queue messages stay small and any accepted body fits.
+ */
+export const INLINE_BODY_MAX_BYTES = 192 * 1024;
+
+/** Key prefix of stored bodies in the payload store. */
+export const PAYLOAD_KEY_PREFIX = 'payloads/';
+
+/**
+ * Splits a large body off an accepted event: the message to queue, and the
+ * bytes to store under its key first. Small bodies stay inline.
+ */
+export const detachBody = (
+  message: IngestMessage
+): { message: IngestMessage; payload?: Buffer } => {
+  const bytes = decodeBody(message);
+  if (bytes.length <= INLINE_BODY_MAX_BYTES) return { message };
+  const payloadRef: PayloadRef = {
+    key: `${PAYLOAD_KEY_PREFIX}${message.webhookId}/${message.eventId}`,
+    bytes: bytes.length,
+    sha256: sha256(bytes),
+  };
+
+  return {
+    message: { ...message, body: '', payloadRef },
+    payload: bytes,
+  };
+};
+
+/**
+ * Puts a stored body back into its message, after checking it is exactly
+ * the body that was accepted.
+ */
+export const attachBody = (
+  message: IngestMessage,
+  payload: Buffer
+): IngestMessage => {
+  const ref = message.payloadRef;
+  if (!ref) return message;
+  if (payload.length !== ref.bytes || sha256(payload) !== ref.sha256) {
+    throw new PayloadMismatchError(ref.key);
+  }
+  const { payloadRef: _stored, ...rest } = message;
+
+  return { ...rest, ...encodeBody(payload) };
+};
+
+export class PayloadMismatchError extends Error {
+  override name = 'PayloadMismatchError';
+  constructor(key: string) {
+    super(`The stored payload ${key} is not the body that was accepted.`);
+  }
+}
 
 /** Identity of one message: the same event, mapping and recipient. */
 export const messageKey = (
