@@ -414,6 +414,39 @@ describe('WhatsApp stand-in throughput limit', () => {
     });
     expect(own.stats().rateLimitErrors).toEqual({ throughput: 3, pair: 0 });
   });
+  it('takes new limits over its control route and refuses bad ones', async () => {
+    // Arrange
+    const { own } = await startClocked();
+
+    // Act
+    const configured = await control(own, 'PUT', 'config', {
+      limits: { throughput: { messages: 1 } },
+    });
+    const codes = [
+      codeOf(await sendTo(own, to(1))),
+      codeOf(await sendTo(own, to(2))),
+    ];
+    const refused = await control(own, 'PUT', 'config', {
+      limits: { pair: { intervalMs: 0, burst: 1 } },
+    });
+
+    // Assert
+    expect(configured.body).toEqual({
+      limits: {
+        throughput: { messages: 1, windowMs: 1_000 },
+        pair: { intervalMs: 6_000, burst: 45 },
+      },
+      callbacks: null,
+    });
+    expect(codes).toEqual([200, 130429]);
+    expect(refused).toMatchObject({
+      status: 400,
+      body: {
+        code: 'invalid_request',
+        details: [expect.stringMatching(/^limits\.pair\.intervalMs: /)],
+      },
+    });
+  });
 });
 
 describe('WhatsApp stand-in pair limit', () => {
