@@ -81,6 +81,8 @@ const banner = (runtime: Runtime, host: string): string => {
         '    templates: local/whatsapp-templates.json',
         '    what it received:',
         `      curl -s ${runtime.standIn.url}/_standin/requests`,
+        '    counters, faults, limits and status callbacks (README):',
+        `      curl -s ${runtime.standIn.url}/_standin/stats`,
       ]
     : [
         '  WhatsApp          the real Graph API, ' +

@@ -20,7 +20,11 @@ export interface GraphFailure {
 }
 
 export type CheckResult =
-  | { readonly ok: true; readonly waId: string }
+  | {
+      readonly ok: true;
+      readonly waId: string;
+      readonly template: TemplateDefinition;
+    }
   | { readonly ok: false; readonly failure: GraphFailure };
 
 interface Parameter {
@@ -93,9 +97,12 @@ export const checkSendRequest = (
           `not ${JSON.stringify(request.type)}`
       );
     }
-    checkTemplate(templates, asObject(request.template, 'template'));
+    const template = checkTemplate(
+      templates,
+      asObject(request.template, 'template')
+    );
 
-    return { ok: true, waId };
+    return { ok: true, waId, template };
   } catch (error) {
     if (error instanceof Reject) return { ok: false, failure: error.failure };
     throw error;
@@ -126,7 +133,7 @@ const checkRecipient = (to: unknown): string => {
 const checkTemplate = (
   templates: readonly TemplateDefinition[],
   template: Record<string, unknown>
-): void => {
+): TemplateDefinition => {
   const name = template.name;
   const language = asObject(template.language, 'template.language').code;
   const found = templates.find(
@@ -164,6 +171,8 @@ const checkTemplate = (
   if (!Array.isArray(components))
     throw invalid('template.components must be a list');
   checkComponents(found, components as Component[]);
+
+  return found;
 };
 
 const checkComponents = (

@@ -6,11 +6,43 @@ import {
 } from 'node:http';
 import { WHATSAPP_API_VERSION } from '../lib/definitions.js';
 import { closeServer, LOOPBACK, listen } from './net.js';
-import { checkSendRequest, type GraphFailure } from './whatsapp-check.js';
+import {
+  type CallbackSettingsInput,
+  StatusCallbacks,
+} from './whatsapp-callbacks.js';
+import {
+  type CheckResult,
+  checkSendRequest,
+  type GraphFailure,
+} from './whatsapp-check.js';
+import {
+  handleControl,
+  type StandInControl,
+  type StandInSettings,
+  settingsSchema,
+} from './whatsapp-control.js';
+import {
+  FaultInjector,
+  type FaultInput,
+  faultFailure,
+  type RandomFaultsInput,
+} from './whatsapp-faults.js';
+import {
+  type Clock,
+  DEFAULT_LIMITS,
+  LIMIT_FAILURES,
+  type LimitSettings,
+  SendLimiter,
+} from './whatsapp-limits.js';
+import { StatsLedger } from './whatsapp-stats.js';
 import {
   loadTemplates,
   type TemplateDefinition,
 } from './whatsapp-templates.js';
+
+export type { CallbackRecord } from './whatsapp-callbacks.js';
+export type { StandInSettings } from './whatsapp-control.js';
+export type { StandInStats } from './whatsapp-stats.js';
 
 /** One request the stand-in received, kept for inspection. */
 export interface RecordedRequest {
@@ -21,6 +53,7 @@ export interface RecordedRequest {
   readonly headers: Record<string, string>;
   /** The body exactly as received. */
   readonly body: string;
+  /** 0 when the stand-in held the request and dropped the connection. */
   readonly status: number;
   readonly response: unknown;
 }
@@ -31,42 +64,105 @@ export interface StandInOptions {
   /** @default a free port */
   readonly port?: number;
   readonly templates?: readonly TemplateDefinition[];
+  /**
+   * Throughput per phone number id (130429) and pair limit per recipient
+   * (131056); a part left out keeps its default, `false` turns it off.
+   * @default 80 messages per 1,000 ms; one message per 6 s per recipient
+   * on average, bursts of 45
+   */
+  readonly limits?: Partial<LimitSettings>;
+  /** Where and how status callbacks go. @default none are sent */
+  readonly callbacks?: CallbackSettingsInput;
+  /** Faults to answer from the start. */
+  readonly faults?: {
+    readonly queue?: readonly FaultInput[];
+    readonly random?: RandomFaultsInput;
+  };
+  /** Time for the limits and the callbacks' timestamps. @default Date.now */
+  readonly clock?: Clock;
 }
 
-export interface WhatsAppStandIn {
+export interface WhatsAppStandIn extends StandInControl {
   readonly url: string;
   /** Every request so far, oldest first. */
   requests(): readonly RecordedRequest[];
+  /** Resolves once the callbacks scheduled so far have been posted. */
+  settled(): Promise<void>;
   close(): Promise<void>;
 }
 
 const SEND_PATH = /^\/(v\d+\.\d+)\/([^/]+)\/messages$/;
-const RECORDS_PATH = '/_standin/requests';
 const MAX_RECORDED_REQUESTS = 1_000;
+
+/** The parts that decide a valid send's fate, beside the template checks. */
+interface SendState {
+  readonly limiter: SendLimiter;
+  readonly faults: FaultInjector;
+  readonly callbacks: StatusCallbacks;
+  readonly stats: StatsLedger;
+}
+
+/** What the stand-in does with a request. */
+type Outcome = {
+  readonly status: number;
+  readonly answer: unknown;
+  /** Hold the response this long, then drop the connection unanswered. */
+  readonly holdMs?: number;
+};
 
 /**
  * A stand-in for the WhatsApp Cloud API's send endpoint. It answers as
  * Meta documents: bearer token, template registry, parameter rules, error
- * codes in Graph's error shape, and a `wamid` on success.
+ * codes in Graph's error shape, and a `wamid` on success. A valid send
+ * then meets, in this order: a fault queued or drawn at random
+ * (`whatsapp-faults.ts`), the throughput and pair limits
+ * (`whatsapp-limits.ts`), and once accepted, signed status callbacks
+ * (`whatsapp-callbacks.ts`). Control routes live under `/_standin/`
+ * (`whatsapp-control.ts`).
  *
- * LIMITATION: it does not emulate throughput or pair rate limits (130429,
- * 131056), delivery status callbacks, media uploads or free-form messages.
+ * LIMITATION: it does not emulate media uploads, free-form messages,
+ * callback retries, the `contacts` block of status callbacks, or Meta's
+ * exact pair-limit algorithm (unpublished; an average rate with bursts).
  */
 export const startWhatsAppStandIn = async (
   options: StandInOptions
 ): Promise<WhatsAppStandIn> => {
   const templates = options.templates ?? loadTemplates();
+  const clock = options.clock ?? Date.now;
   const recorded: RecordedRequest[] = [];
+  const state: SendState = {
+    limiter: new SendLimiter({ ...DEFAULT_LIMITS, ...options.limits }, clock),
+    faults: new FaultInjector(),
+    callbacks: new StatusCallbacks(options.callbacks, clock),
+    stats: new StatsLedger(clock),
+  };
+  state.faults.enqueue(options.faults?.queue ?? []);
+  state.faults.setRandom(options.faults?.random);
+  const holding = new Set<NodeJS.Timeout>();
+  const control = controlOf(state, recorded);
   const server = createServer((request, response) => {
     readText(request)
       .then((body) => {
-        if (request.method === 'GET' && request.url === RECORDS_PATH) {
-          return send(response, 200, recorded);
+        const path = (request.url ?? '').split('?')[0] ?? '';
+        const routed = handleControl(control, request.method ?? '', path, body);
+        if (routed !== undefined) {
+          return send(response, routed.status, routed.answer);
         }
-        const { status, answer } = respond(options, templates, request, body);
-        recorded.push(record(request, body, status, answer));
+        state.stats.countRequest();
+        const outcome = respond(options, templates, state, request, body);
+        const code = (outcome.answer as { error?: { code?: number } }).error
+          ?.code;
+        if (code !== undefined) state.stats.countError(code);
+        recorded.push(record(request, body, outcome.status, outcome.answer));
         if (recorded.length > MAX_RECORDED_REQUESTS) recorded.shift();
-        send(response, status, answer);
+        if (outcome.holdMs === undefined) {
+          return send(response, outcome.status, outcome.answer);
+        }
+        const timer = setTimeout(() => {
+          holding.delete(timer);
+          response.destroy();
+        }, outcome.holdMs);
+        holding.add(timer);
       })
       .catch(() => send(response, 500, graphError(serverError())));
   });
@@ -78,18 +174,61 @@ export const startWhatsAppStandIn = async (
   );
 
   return {
+    ...control,
     url: `http://${LOOPBACK}:${port}`,
-    requests: () => [...recorded],
-    close: () => closeServer(server),
+    settled: () => state.callbacks.idle(),
+    close: async () => {
+      for (const timer of holding) clearTimeout(timer);
+      holding.clear();
+      await state.callbacks.close();
+      await closeServer(server);
+    },
   };
 };
+
+const controlOf = (
+  state: SendState,
+  recorded: RecordedRequest[]
+): StandInControl & { requests(): readonly RecordedRequest[] } => ({
+  requests: () => [...recorded],
+  stats: () => state.stats.snapshot(),
+  callbacks: () => state.callbacks.records(),
+  faults: () => state.faults.settings(),
+  injectFaults: (faults) => state.faults.enqueue(faults),
+  setRandomFaults: (random) => state.faults.setRandom(random),
+  clearFaults: () => state.faults.clear(),
+  configure: (input: StandInSettings) => {
+    const settings = settingsSchema.parse(input);
+    if (settings.limits !== undefined) {
+      state.limiter.configure({
+        ...state.limiter.current(),
+        ...settings.limits,
+      });
+    }
+    if (settings.callbacks !== undefined) {
+      state.callbacks.configure(settings.callbacks ?? undefined);
+    }
+  },
+  settings: () => ({
+    limits: state.limiter.current(),
+    callbacks: state.callbacks.current() ?? null,
+  }),
+  reset: () => {
+    recorded.splice(0);
+    state.stats.reset();
+    state.limiter.reset();
+    state.faults.clear();
+    state.callbacks.clearRecords();
+  },
+});
 
 const respond = (
   options: StandInOptions,
   templates: readonly TemplateDefinition[],
+  state: SendState,
   request: IncomingMessage,
   body: string
-): { status: number; answer: unknown } => {
+): Outcome => {
   const match = SEND_PATH.exec((request.url ?? '').split('?')[0] ?? '');
   if (request.method !== 'POST' || match === null) {
     return failure({
@@ -121,17 +260,66 @@ const respond = (
   }
   const verdict = checkSendRequest(templates, parsed);
   if (!verdict.ok) return failure(verdict.failure);
-  const to = (parsed as { to: string }).to;
+
+  return decideSend(state, options.phoneNumberId, parsed, body, verdict);
+};
+
+/**
+ * A valid send's fate: an injected fault, else the limits, else accepted.
+ * Injected faults bypass the limits and use none of their quota.
+ */
+const decideSend = (
+  state: SendState,
+  phoneNumberId: string,
+  parsed: unknown,
+  body: string,
+  verdict: Extract<CheckResult, { ok: true }>
+): Outcome => {
+  const recipient = verdict.waId;
+  const fault = state.faults.next(recipient);
+  if (fault !== undefined) state.stats.countFault(fault.kind);
+  if (
+    fault?.kind === 'server_error' ||
+    fault?.kind === 'throughput' ||
+    fault?.kind === 'pair'
+  ) {
+    return failure(faultFailure(fault));
+  }
+  if (fault === undefined) {
+    const limit = state.limiter.admit(phoneNumberId, recipient);
+    if (limit !== 'ok') return failure(LIMIT_FAILURES[limit]);
+  }
+  const dropped = fault?.kind === 'timeout' ? fault : undefined;
+  if (dropped !== undefined && !dropped.accept) return held(dropped.holdMs);
+  const wamid = newWamid();
+  state.stats.countAccepted(recipient, wamid, parsed, body);
+  state.callbacks.report(
+    {
+      wamid,
+      phoneNumberId,
+      recipientId: recipient,
+      category: verdict.template.category.toLowerCase(),
+    },
+    fault?.kind !== 'undeliverable'
+  );
+  if (dropped !== undefined) return held(dropped.holdMs, wamid);
 
   return {
     status: 200,
     answer: {
       messaging_product: 'whatsapp',
-      contacts: [{ input: to, wa_id: verdict.waId }],
-      messages: [{ id: newWamid(), message_status: 'accepted' }],
+      contacts: [{ input: (parsed as { to: string }).to, wa_id: recipient }],
+      messages: [{ id: wamid, message_status: 'accepted' }],
     },
   };
 };
+
+/** A request held unanswered; the record says so (status 0). */
+const held = (holdMs: number, acceptedAs?: string): Outcome => ({
+  status: 0,
+  answer: { dropped: true, holdMs, ...(acceptedAs ? { acceptedAs } : {}) },
+  holdMs,
+});
 
 const failure = (graph: GraphFailure) => ({
   status: graph.status,
