@@ -7,6 +7,7 @@ import {
 import { WHATSAPP_API_VERSION } from '../lib/definitions.js';
 import { closeServer, LOOPBACK, listen } from './net.js';
 import { checkSendRequest, type GraphFailure } from './whatsapp-check.js';
+import { answerTemplateList } from './whatsapp-template-list.js';
 import {
   loadTemplates,
   type TemplateDefinition,
@@ -28,6 +29,8 @@ export interface RecordedRequest {
 export interface StandInOptions {
   readonly token: string;
   readonly phoneNumberId: string;
+  /** The account whose templates `GET .../message_templates` lists. */
+  readonly businessAccountId?: string;
   /** @default a free port */
   readonly port?: number;
   readonly templates?: readonly TemplateDefinition[];
@@ -63,6 +66,12 @@ export const startWhatsAppStandIn = async (
         if (request.method === 'GET' && request.url === RECORDS_PATH) {
           return send(response, 200, recorded);
         }
+        const listing = answerTemplateList(options, templates, request, url);
+        if (listing !== undefined) {
+          const answer =
+            'failure' in listing ? failure(listing.failure) : listing;
+          return send(response, answer.status, answer.answer);
+        }
         const { status, answer } = respond(options, templates, request, body);
         recorded.push(record(request, body, status, answer));
         if (recorded.length > MAX_RECORDED_REQUESTS) recorded.shift();
@@ -70,6 +79,7 @@ export const startWhatsAppStandIn = async (
       })
       .catch(() => send(response, 500, graphError(serverError())));
   });
+  let url = '';
   const port = await listen(
     server,
     options.port ?? 0,
@@ -77,8 +87,10 @@ export const startWhatsAppStandIn = async (
     'WAPTO_WHATSAPP_PORT'
   );
 
+  url = `http://${LOOPBACK}:${port}`;
+
   return {
-    url: `http://${LOOPBACK}:${port}`,
+    url,
     requests: () => [...recorded],
     close: () => closeServer(server),
   };

@@ -35,7 +35,8 @@ export interface AccessTargets {
  * configs, writes traces, claims provider event ids, keeps captured
  * payloads and queues messages; the sender writes traces and
  * reads the WhatsApp token; the admin API manages configs and webhook
- * secrets and reads traces.
+ * secrets, reads traces, and reads the WhatsApp token to list the
+ * approved templates.
  */
 export const grantLeastPrivilege = (targets: AccessTargets): void => {
   const { functions, tables, workers, tokenSecret } = targets;
@@ -55,6 +56,7 @@ export const grantLeastPrivilege = (targets: AccessTargets): void => {
 
   tables.config.grantReadWrite(admin.role);
   tables.logs.grantRead(admin.role);
+  tokenSecret.grantRead(admin.role);
   grantWebhookSecrets(targets, admin, WEBHOOK_SECRET_ADMIN_ACTIONS);
 };
 

@@ -5,6 +5,8 @@ import {
   placeholders,
   SENDABLE_STATUSES,
   type TemplateDefinition,
+  type TemplateShape,
+  templateShape,
   type UnreadableTemplate,
 } from './templates.js';
 
@@ -226,3 +228,21 @@ const buttonProblems = (
 };
 
 const article = (word: string): string => (/^[aeiou]/i.test(word) ? 'an' : 'a');
+
+/**
+ * A mapping checked against the templates: the problems, or the approved
+ * template's shape to keep with it.
+ */
+export const checkMapping = (
+  mapping: MappingInput,
+  templates: readonly TemplateDefinition[],
+  unreadable: readonly UnreadableTemplate[] = []
+): { problems: string[] } | { approvedTemplate: TemplateShape } => {
+  const problems = mappingContractProblems(mapping, templates, unreadable);
+  const found = findTemplate(mapping, templates);
+  if (problems.length > 0 || typeof found === 'string') {
+    return { problems: problems.length > 0 ? problems : [String(found)] };
+  }
+
+  return { approvedTemplate: templateShape(found) };
+};
