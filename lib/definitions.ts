@@ -13,6 +13,7 @@ export const Env = {
   WebhookSecretPrefix: 'WEBHOOK_SECRET_PREFIX',
   WhatsAppTokenSecret: 'WHATSAPP_TOKEN_SECRET_ID',
   WhatsAppPhoneNumberId: 'WHATSAPP_PHONE_NUMBER_ID',
+  WhatsAppBusinessAccountId: 'WHATSAPP_BUSINESS_ACCOUNT_ID',
   WhatsAppApiUrl: 'WHATSAPP_API_URL',
   WhatsAppApiVersion: 'WHATSAPP_API_VERSION',
   PublicBaseUrl: 'PUBLIC_BASE_URL',
@@ -211,6 +212,11 @@ export const Functions = {
       Env.WebhookSecretPrefix,
       Env.PublicBaseUrl,
       Env.PayloadBucket,
+      // Reads the approved templates that mappings are checked against.
+      Env.WhatsAppTokenSecret,
+      Env.WhatsAppBusinessAccountId,
+      Env.WhatsAppApiUrl,
+      Env.WhatsAppApiVersion,
     ],
   },
 } as const satisfies Record<string, FunctionDefinition>;
@@ -256,6 +262,12 @@ export const Routes: readonly RouteDefinition[] = [
   {
     method: 'PUT',
     path: '/admin/webhooks/{webhookId}/mappings/{mappingId}',
+    target: 'admin',
+    auth: 'iam',
+  },
+  {
+    method: 'POST',
+    path: '/admin/webhooks/{webhookId}/mappings/{mappingId}/preview',
     target: 'admin',
     auth: 'iam',
   },

@@ -159,6 +159,7 @@ export class WaptoWebhookBridgeStack extends Stack {
       [Env.WebhookSecretPrefix]: this.webhookSecretPrefix,
       [Env.WhatsAppTokenSecret]: this.tokenSecret.secretArn,
       [Env.WhatsAppPhoneNumberId]: parameters.whatsAppPhoneNumberId,
+      [Env.WhatsAppBusinessAccountId]: parameters.whatsAppBusinessAccountId,
       [Env.WhatsAppApiUrl]: WHATSAPP_API_URL,
       [Env.WhatsAppApiVersion]: WHATSAPP_API_VERSION,
       // The API resource does not depend on any function, so its endpoint

@@ -1,6 +1,7 @@
 import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { TraceRecord } from '../lambdas/shared/domain/trace.js';
 import type { Webhook } from '../lambdas/shared/domain/webhook.js';
+import type { TemplateMessageRequest } from '../lambdas/shared/domain/whatsapp.js';
 import type { RecordedRequest } from './whatsapp-standin.js';
 
 /** An answer the admin API was not expected to give. */
@@ -13,6 +14,28 @@ export class ApiCallError extends Error {
     super(`${call} answered ${status}: ${JSON.stringify(body)}`);
     this.name = 'ApiCallError';
   }
+}
+
+/** The admin API's answer to a mapping preview. */
+export interface MappingPreview {
+  readonly mappingId: string;
+  readonly saved: boolean;
+  readonly payload: {
+    readonly kind: 'supplied' | 'capture';
+    readonly eventKey?: string;
+    readonly eventId?: string;
+  };
+  readonly status: 'matched' | 'skipped' | 'failed' | 'invalid';
+  readonly messages?: readonly {
+    readonly recipient: string;
+    readonly request: TemplateMessageRequest;
+  }[];
+  readonly rejected?: readonly {
+    readonly raw: string;
+    readonly reason: string;
+  }[];
+  readonly reason?: string;
+  readonly problems?: readonly string[];
 }
 
 export interface CreatedWebhook {
@@ -57,6 +80,21 @@ export const adminClient = (apiUrl: string) => {
         200,
         mapping
       ),
+    /**
+     * What a mapping would send for a payload (or the latest captured
+     * one): `{ mapping?, payload?: { body, headers?, eventKey? } }`.
+     */
+    previewMapping: (
+      webhookId: string,
+      mappingId: string,
+      request: Record<string, unknown> = {}
+    ) =>
+      call(
+        'POST',
+        `/admin/webhooks/${webhookId}/mappings/${mappingId}/preview`,
+        200,
+        request
+      ) as Promise<MappingPreview>,
     activate: (webhookId: string) =>
       call('POST', `/admin/webhooks/${webhookId}/activate`, 200),
     rotateSecret: (webhookId: string, input: Record<string, unknown>) =>

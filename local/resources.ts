@@ -43,6 +43,8 @@ export const WEBHOOK_SECRET_PREFIX = 'wapto/local/webhooks/';
 export const WHATSAPP_TOKEN_SECRET_ID = 'wapto/local/whatsapp-token';
 /** Looks like a Meta phone number id; the stand-in answers for it only. */
 export const LOCAL_PHONE_NUMBER_ID = '100000000000001';
+/** Looks like a WhatsApp Business Account id; its templates are local. */
+export const LOCAL_BUSINESS_ACCOUNT_ID = '100000000000002';
 
 /** Where the local AWS services answer, and with which fake credentials. */
 export interface AwsEndpoint {
@@ -72,6 +74,8 @@ export interface WhatsAppTarget {
   readonly apiUrl: string;
   readonly token: string;
   readonly phoneNumberId: string;
+  /** The account whose approved templates the admin API reads. */
+  readonly businessAccountId: string;
 }
 
 export interface ResourceInputs {
@@ -142,6 +146,7 @@ const buildEnv = (
     [Env.WebhookSecretPrefix]: WEBHOOK_SECRET_PREFIX,
     [Env.WhatsAppTokenSecret]: WHATSAPP_TOKEN_SECRET_ID,
     [Env.WhatsAppPhoneNumberId]: inputs.whatsApp.phoneNumberId,
+    [Env.WhatsAppBusinessAccountId]: inputs.whatsApp.businessAccountId,
     [Env.WhatsAppApiUrl]: inputs.whatsApp.apiUrl,
     [Env.WhatsAppApiVersion]: WHATSAPP_API_VERSION,
     [Env.PublicBaseUrl]: inputs.publicBaseUrl,

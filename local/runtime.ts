@@ -10,6 +10,7 @@ import { LOCAL_DIR } from './paths.js';
 import { type BatchSummary, type Poller, startPoller } from './poller.js';
 import {
   createResources,
+  LOCAL_BUSINESS_ACCOUNT_ID,
   LOCAL_PHONE_NUMBER_ID,
   type LocalResources,
   localAws,
@@ -139,10 +140,19 @@ const whatsAppTarget = async (
   if (real !== undefined) return { whatsApp: real };
   const token = `local-${randomBytes(24).toString('base64url')}`;
   const phoneNumberId = LOCAL_PHONE_NUMBER_ID;
+  const businessAccountId = LOCAL_BUSINESS_ACCOUNT_ID;
   const port = Number(process.env.WAPTO_WHATSAPP_PORT ?? 0);
-  const standIn = await startWhatsAppStandIn({ token, phoneNumberId, port });
+  const standIn = await startWhatsAppStandIn({
+    token,
+    phoneNumberId,
+    businessAccountId,
+    port,
+  });
 
-  return { whatsApp: { apiUrl: standIn.url, token, phoneNumberId }, standIn };
+  return {
+    whatsApp: { apiUrl: standIn.url, token, phoneNumberId, businessAccountId },
+    standIn,
+  };
 };
 
 const startPollers = (

@@ -4,8 +4,9 @@
  * Variables: WAPTO_PORT (API port, default 3000), WAPTO_HOST (default
  * 127.0.0.1), WAPTO_PUBLIC_URL (base of the webhook URLs handed out, e.g.
  * a tunnel's), WAPTO_WHATSAPP_PORT (stand-in port, default a free one).
- * WAPTO_WHATSAPP_TOKEN with WAPTO_WHATSAPP_PHONE_NUMBER_ID send through the
- * real Graph API instead of the stand-in.
+ * WAPTO_WHATSAPP_TOKEN with WAPTO_WHATSAPP_PHONE_NUMBER_ID and
+ * WAPTO_WHATSAPP_BUSINESS_ACCOUNT_ID send through the real Graph API, and
+ * check mappings against that account's templates, instead of the stand-in.
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
@@ -65,9 +66,10 @@ const onBatch = (summary: BatchSummary) => {
 const realWhatsApp = (): WhatsAppTarget | undefined => {
   const token = process.env.WAPTO_WHATSAPP_TOKEN;
   const phoneNumberId = process.env.WAPTO_WHATSAPP_PHONE_NUMBER_ID;
-  if (!token || !phoneNumberId) return undefined;
+  const businessAccountId = process.env.WAPTO_WHATSAPP_BUSINESS_ACCOUNT_ID;
+  if (!token || !phoneNumberId || !businessAccountId) return undefined;
 
-  return { apiUrl: WHATSAPP_API_URL, token, phoneNumberId };
+  return { apiUrl: WHATSAPP_API_URL, token, phoneNumberId, businessAccountId };
 };
 
 const banner = (runtime: Runtime, host: string): string => {

@@ -1,11 +1,14 @@
 import { parsePhoneNumberFromString } from 'libphonenumber-js';
 import {
+  buttonNeedsParameter,
+  FORBIDDEN_PARAMETER_TEXT,
   findComponent,
   hydrate,
   placeholders,
   type TemplateButton,
   type TemplateDefinition,
-} from './whatsapp-templates.js';
+  TemplateLimits,
+} from '../lambdas/shared/domain/templates.js';
 
 /**
  * Judges a send request the way the Cloud API does for template messages
@@ -33,6 +36,8 @@ interface Parameter {
   readonly parameter_name?: unknown;
   readonly payload?: unknown;
   readonly coupon_code?: unknown;
+  readonly currency?: unknown;
+  readonly date_time?: unknown;
 }
 
 interface Component {
@@ -42,10 +47,9 @@ interface Component {
   readonly parameters?: unknown;
 }
 
-const BODY_MAX_CHARS = 1024;
-const HEADER_MAX_CHARS = 60;
-const COUPON_MAX_CHARS = 15;
-const FORBIDDEN_TEXT = /[\n\r\t]| {5,}/;
+const BODY_MAX_CHARS = TemplateLimits.bodyChars;
+const HEADER_MAX_CHARS = TemplateLimits.headerTextChars;
+const COUPON_MAX_CHARS = TemplateLimits.codeChars;
 const MEDIA_FORMATS = new Set(['IMAGE', 'VIDEO', 'DOCUMENT', 'LOCATION']);
 
 class Reject extends Error {
@@ -267,7 +271,12 @@ const textValues = (
   const named = template.parameter_format === 'NAMED';
   const values = new Map<string, string>();
   given.forEach((parameter, index) => {
-    const value = textOf(parameter, `${label} parameter ${index + 1}`);
+    const where = `${label} parameter ${index + 1}`;
+    const value =
+      label === 'body'
+        ? bodyValueOf(parameter, where)
+        : textOf(parameter, where);
+    checkCodeLength(template, value, where);
     const name = parameter.parameter_name;
     if (named) {
       if (typeof name !== 'string' || !expected.includes(name)) {
@@ -311,9 +320,53 @@ const textOf = (parameter: Parameter, label: string): string => {
   return parameter.text;
 };
 
+/** A body value: text, or a currency or date whose fallback is shown. */
+const bodyValueOf = (parameter: Parameter, label: string): string => {
+  if (parameter.type === 'currency') {
+    const currency = (parameter.currency ?? {}) as Record<string, unknown>;
+    if (
+      typeof currency.fallback_value !== 'string' ||
+      typeof currency.code !== 'string' ||
+      !Number.isInteger(currency.amount_1000)
+    ) {
+      throw invalid(
+        `${label} needs currency {fallback_value, code, amount_1000 integer}`
+      );
+    }
+    checkContent(currency.fallback_value, label);
+    return currency.fallback_value;
+  }
+  if (parameter.type === 'date_time') {
+    const date = (parameter.date_time ?? {}) as Record<string, unknown>;
+    if (typeof date.fallback_value !== 'string') {
+      throw invalid(`${label} needs date_time {fallback_value}`);
+    }
+    checkContent(date.fallback_value, label);
+    return date.fallback_value;
+  }
+
+  return textOf(parameter, label);
+};
+
+/** Authentication templates take codes of at most 15 characters. */
+const checkCodeLength = (
+  template: TemplateDefinition,
+  value: string,
+  label: string
+): void => {
+  if (
+    template.category === 'AUTHENTICATION' &&
+    value.length > COUPON_MAX_CHARS
+  ) {
+    throw badParameter(
+      `${label} exceeds the parameter length limit ${COUPON_MAX_CHARS}`
+    );
+  }
+};
+
 const checkContent = (value: string, label: string): void => {
   if (value.trim() === '') throw badParameter(`${label} is empty`);
-  if (FORBIDDEN_TEXT.test(value)) {
+  if (FORBIDDEN_PARAMETER_TEXT.test(value)) {
     throw badParameter(
       `${label}: Param text cannot have new-line/tab characters ` +
         'or more than 4 consecutive spaces'
@@ -348,7 +401,7 @@ const checkButtons = (
           `not sub_type ${String(component.sub_type)}`
       );
     }
-    checkButtonParameters(button, parametersOf(component), label);
+    checkButtonParameters(template, button, parametersOf(component), label);
   }
   buttons.forEach((button, index) => {
     if (!seen.has(index) && buttonNeedsParameter(button)) {
@@ -357,11 +410,8 @@ const checkButtons = (
   });
 };
 
-const buttonNeedsParameter = (button: TemplateButton): boolean =>
-  button.type === 'COPY_CODE' ||
-  (button.type === 'URL' && placeholders(button.url).length > 0);
-
 const checkButtonParameters = (
+  template: TemplateDefinition,
   button: TemplateButton,
   given: readonly Parameter[],
   label: string
@@ -373,7 +423,7 @@ const checkButtonParameters = (
   const parameter = given[0];
   if (parameter === undefined) return;
   if (button.type === 'URL') {
-    textOf(parameter, label);
+    checkCodeLength(template, textOf(parameter, label), label);
   } else if (button.type === 'QUICK_REPLY') {
     if (parameter.type !== 'payload' || typeof parameter.payload !== 'string') {
       throw invalid(`${label} needs {type: "payload", payload: string}`);

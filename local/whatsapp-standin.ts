@@ -35,6 +35,7 @@ import {
   SendLimiter,
 } from './whatsapp-limits.js';
 import { StatsLedger } from './whatsapp-stats.js';
+import { answerTemplateList } from './whatsapp-template-list.js';
 import {
   loadTemplates,
   type TemplateDefinition,
@@ -61,6 +62,8 @@ export interface RecordedRequest {
 export interface StandInOptions {
   readonly token: string;
   readonly phoneNumberId: string;
+  /** The account whose templates `GET .../message_templates` lists. */
+  readonly businessAccountId?: string;
   /** @default a free port */
   readonly port?: number;
   readonly templates?: readonly TemplateDefinition[];
@@ -148,6 +151,12 @@ export const startWhatsAppStandIn = async (
         if (routed !== undefined) {
           return send(response, routed.status, routed.answer);
         }
+        const listing = answerTemplateList(options, templates, request, url);
+        if (listing !== undefined) {
+          const answer =
+            'failure' in listing ? failure(listing.failure) : listing;
+          return send(response, answer.status, answer.answer);
+        }
         state.stats.countRequest();
         const outcome = respond(options, templates, state, request, body);
         const code = (outcome.answer as { error?: { code?: number } }).error
@@ -166,6 +175,7 @@ export const startWhatsAppStandIn = async (
       })
       .catch(() => send(response, 500, graphError(serverError())));
   });
+  let url = '';
   const port = await listen(
     server,
     options.port ?? 0,
@@ -173,9 +183,11 @@ export const startWhatsAppStandIn = async (
     'WAPTO_WHATSAPP_PORT'
   );
 
+  url = `http://${LOOPBACK}:${port}`;
+
   return {
     ...control,
-    url: `http://${LOOPBACK}:${port}`,
+    url,
     settled: () => state.callbacks.idle(),
     close: async () => {
       for (const timer of holding) clearTimeout(timer);

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { Env } from '../../lib/definitions.js';
 import { listCaptures } from '../shared/adapters/capture-store.js';
 import {
@@ -9,21 +9,29 @@ import {
   putMapping,
   setWebhookStatus,
 } from '../shared/adapters/config-store.js';
+import { readPayload } from '../shared/adapters/payload-store.js';
 import {
   createWebhookSecret,
   deleteWebhookSecret,
   putWebhookSecret,
   readWebhookSecret,
 } from '../shared/adapters/secret-store.js';
+import { readTemplates } from '../shared/adapters/template-source.js';
 import { listEvents, readTrace } from '../shared/adapters/trace-store.js';
 import { optionalEnv } from '../shared/config.js';
 import { captureBody } from '../shared/domain/capture.js';
+import { checkMapping } from '../shared/domain/contract.js';
 import { NotFoundError, ValidationError } from '../shared/domain/errors.js';
 import {
+  evaluateMapping,
   expressionProblems,
   type Mapping,
+  type MappingInput,
+  type MappingOutcome,
   mappingInputSchema,
+  matchesEventKey,
 } from '../shared/domain/mapping.js';
+import type { PayloadRef } from '../shared/domain/messages.js';
 import {
   createWebhookSchema,
   newWebhook,
@@ -52,11 +60,13 @@ const param = (event: APIGatewayProxyEventV2, name: string): string =>
 /** Parses and validates a JSON body, or explains exactly what is wrong. */
 const readBody = <S extends z.ZodType>(
   event: APIGatewayProxyEventV2,
-  schema: S
+  schema: S,
+  { emptyAs }: { emptyAs?: string } = {}
 ): z.infer<S> => {
-  const text = event.isBase64Encoded
+  const raw = event.isBase64Encoded
     ? Buffer.from(event.body ?? '', 'base64').toString('utf8')
     : (event.body ?? '');
+  const text = raw.trim() === '' && emptyAs !== undefined ? emptyAs : raw;
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -136,8 +146,17 @@ const putMappingRoute: Route = async (event) => {
     );
   }
   await requireWebhook(webhookId);
+  const checked = await checkAgainstTemplates(input);
+  if ('problems' in checked) {
+    throw new ValidationError(
+      'template_mismatch',
+      'The mapping does not fit the approved WhatsApp template.',
+      checked.problems
+    );
+  }
   const mapping: Mapping = {
     ...input,
+    approvedTemplate: checked.approvedTemplate,
     mappingId,
     webhookId,
     updatedAt: new Date().toISOString(),
@@ -145,6 +164,175 @@ const putMappingRoute: Route = async (event) => {
   await putMapping(mapping);
 
   return { status: 200, body: { mapping } };
+};
+
+/**
+ * Checks a mapping against the account's templates; a mismatch found on
+ * cached templates is checked again on fresh ones, so a template approved
+ * a moment ago is seen.
+ */
+const checkAgainstTemplates = async (mapping: MappingInput) => {
+  const list = await readTemplates();
+  const checked = checkMapping(mapping, list.templates, list.unreadable);
+  if (!('problems' in checked) || !list.cached) return checked;
+  const fresh = await readTemplates({ fresh: true });
+
+  return checkMapping(mapping, fresh.templates, fresh.unreadable);
+};
+
+const previewSchema = z.strictObject({
+  /** An unsaved mapping to preview instead of the saved one. */
+  mapping: mappingInputSchema.optional(),
+  payload: z
+    .strictObject({
+      body: z.unknown().optional(),
+      headers: z.record(z.string(), z.string()).optional(),
+      eventKey: z.string().trim().min(1).max(200).optional(),
+    })
+    .optional(),
+});
+
+type PreviewRequest = z.infer<typeof previewSchema>;
+
+/**
+ * Renders a mapping against a payload, or the latest one captured for its
+ * event key, into the exact WhatsApp requests it would send. Nothing is
+ * sent or queued.
+ */
+const previewRoute: Route = async (event) => {
+  const { webhook, mappings } = await requireWebhook(param(event, 'webhookId'));
+  const mappingId = param(event, 'mappingId');
+  const request = readBody(event, previewSchema, { emptyAs: '{}' });
+  const mapping =
+    request.mapping ?? mappings.find((item) => item.mappingId === mappingId);
+  if (mapping === undefined) {
+    throw new NotFoundError(
+      'mapping_not_found',
+      'No mapping has this id; send one in "mapping" to preview it unsaved.'
+    );
+  }
+  const payload = await previewPayload(webhook.webhookId, mapping, request);
+  const input = {
+    body: payload.body,
+    headers: payload.headers,
+    webhook: {
+      webhookId: webhook.webhookId,
+      name: webhook.name,
+      provider: webhook.provider,
+    },
+  };
+  const outcome = await previewOutcome(
+    mapping,
+    payload.eventKey,
+    input,
+    webhook
+  );
+
+  return {
+    status: 200,
+    body: {
+      mappingId,
+      saved: request.mapping === undefined,
+      payload: payload.source,
+      ...outcome,
+    },
+  };
+};
+
+type PreviewOutcome =
+  | MappingOutcome
+  | { readonly status: 'invalid'; readonly problems: string[] };
+
+const previewOutcome = async (
+  mapping: MappingInput,
+  eventKey: string | undefined,
+  input: Parameters<typeof evaluateMapping>[1],
+  webhook: Webhook
+): Promise<PreviewOutcome> => {
+  const problems = expressionProblems(mapping);
+  if (problems.length > 0) return { status: 'invalid', problems };
+  const checked = await checkAgainstTemplates(mapping);
+  if ('problems' in checked) {
+    return { status: 'invalid', problems: checked.problems };
+  }
+  if (eventKey !== undefined && !matchesEventKey(mapping.eventKey, eventKey)) {
+    return {
+      status: 'skipped',
+      reason: `the mapping is for event key ${mapping.eventKey}, not ${eventKey}`,
+    };
+  }
+
+  return evaluateMapping(
+    { ...mapping, approvedTemplate: checked.approvedTemplate },
+    input,
+    webhook.defaultCountry
+  );
+};
+
+/** The supplied payload, or the latest captured for the event key. */
+const previewPayload = async (
+  webhookId: string,
+  mapping: MappingInput,
+  { payload }: PreviewRequest
+) => {
+  if (payload?.body !== undefined) {
+    const headers = Object.fromEntries(
+      Object.entries(payload.headers ?? {}).map(([name, value]) => [
+        name.toLowerCase(),
+        value,
+      ])
+    );
+    return {
+      body: payload.body,
+      headers,
+      eventKey: payload.eventKey,
+      source: { kind: 'supplied', eventKey: payload.eventKey },
+    };
+  }
+  const eventKey = payload?.eventKey ?? mapping.eventKey;
+  const exact = eventKey.includes('*') ? undefined : eventKey;
+  const captures = await listCaptures(webhookId, exact);
+  const latest = captures.find((capture) =>
+    matchesEventKey(eventKey, capture.eventKey)
+  );
+  if (latest === undefined) {
+    throw new NotFoundError(
+      'capture_not_found',
+      `No payload was captured for event key ${eventKey}; send one in "payload".`
+    );
+  }
+  if (latest.bodyOmitted && !latest.payloadRef) {
+    throw new ValidationError(
+      'capture_body_omitted',
+      'The latest captured payload was too large to keep; send one in "payload".'
+    );
+  }
+  const stored = latest.payloadRef && (await readStored(latest.payloadRef));
+
+  return {
+    body: captureBody(latest, stored),
+    headers: latest.headers,
+    eventKey: latest.eventKey,
+    source: {
+      kind: 'capture',
+      eventKey: latest.eventKey,
+      eventId: latest.eventId,
+      receivedAt: latest.receivedAt,
+    },
+  };
+};
+
+/** A captured body from the payload store, which may have expired it. */
+const readStored = async (ref: PayloadRef): Promise<Buffer> => {
+  try {
+    return await readPayload(ref);
+  } catch (error) {
+    if ((error as Error).name !== 'NoSuchKey') throw error;
+    throw new ValidationError(
+      'capture_body_expired',
+      'The latest captured payload has expired from the payload store; send one in "payload".'
+    );
+  }
 };
 
 /** Activates a webhook (live) or puts it back to capturing only. */
@@ -272,6 +460,7 @@ export const adminRoutes: Readonly<Record<string, Route>> = {
   'GET /admin/webhooks': listWebhooksRoute,
   'GET /admin/webhooks/{webhookId}': getWebhookRoute,
   'PUT /admin/webhooks/{webhookId}/mappings/{mappingId}': putMappingRoute,
+  'POST /admin/webhooks/{webhookId}/mappings/{mappingId}/preview': previewRoute,
   'POST /admin/webhooks/{webhookId}/activate': statusRoute(
     WebhookStatus.Active
   ),

@@ -13,6 +13,8 @@ const MAX_LOG_RECORD_TTL_DAYS = 3650;
 export interface DeployParameters {
   /** Meta's id of the sending phone number (not the number itself). */
   readonly whatsAppPhoneNumberId: string;
+  /** Meta's id of the WhatsApp Business Account that owns the templates. */
+  readonly whatsAppBusinessAccountId: string;
   /** Address for alarm e-mails, or '' for none. */
   readonly alarmEmail: string;
   /** Days CloudWatch keeps function and access logs. */
@@ -24,6 +26,7 @@ export interface DeployParameters {
 /** The names to use with `--parameters Name=value`. */
 export const ParameterName = {
   WhatsAppPhoneNumberId: 'WhatsAppPhoneNumberId',
+  WhatsAppBusinessAccountId: 'WhatsAppBusinessAccountId',
   AlarmEmail: 'AlarmEmail',
   LogRetentionDays: 'LogRetentionDays',
   LogRecordTtlDays: 'LogRecordTtlDays',
@@ -46,6 +49,18 @@ export const declareDeployParameters = (stack: Stack): DeployParameters => {
       constraintDescription: 'must be the numeric id Meta shows.',
     }
   );
+  const businessAccountId = new CfnParameter(
+    stack,
+    ParameterName.WhatsAppBusinessAccountId,
+    {
+      type: 'String',
+      description:
+        'WhatsApp Business Account id from Meta, whose approved templates ' +
+        'mappings are checked against.',
+      allowedPattern: '^[0-9]{5,32}$',
+      constraintDescription: 'must be the numeric id Meta shows.',
+    }
+  );
   const alarmEmail = new CfnParameter(stack, ParameterName.AlarmEmail, {
     type: 'String',
     description: 'E-mail address that receives alarms; empty for none.',
@@ -56,6 +71,7 @@ export const declareDeployParameters = (stack: Stack): DeployParameters => {
 
   return {
     whatsAppPhoneNumberId: phoneNumberId.valueAsString,
+    whatsAppBusinessAccountId: businessAccountId.valueAsString,
     alarmEmail: alarmEmail.valueAsString,
     logRetention: declareLogRetention(stack),
     logRecordTtlDays: declareLogRecordTtl(stack),

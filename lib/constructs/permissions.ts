@@ -37,7 +37,8 @@ export interface AccessTargets {
  * the mapper reads configs and stored bodies, writes traces, claims
  * provider event ids, keeps captured payloads and queues messages; the
  * sender writes traces and reads the WhatsApp token; the admin API manages
- * configs and webhook secrets and reads traces and stored bodies.
+ * configs and webhook secrets, reads traces and stored bodies, and reads
+ * the WhatsApp token to list the approved templates.
  */
 export const grantLeastPrivilege = (targets: AccessTargets): void => {
   const { functions, tables, workers, payloads, tokenSecret } = targets;
@@ -61,6 +62,7 @@ export const grantLeastPrivilege = (targets: AccessTargets): void => {
   tables.logs.grantRead(admin.role);
   // Previews render captured payloads, large ones included.
   payloads.grantRead(admin);
+  tokenSecret.grantRead(admin.role);
   grantWebhookSecrets(targets, admin, WEBHOOK_SECRET_ADMIN_ACTIONS);
 };
 

@@ -117,6 +117,7 @@ describe('BridgeFunction', () => {
       [Env.WebhookSecretPrefix]: `wapto/${STACK_NAME}/webhooks/`,
       [Env.WhatsAppTokenSecret]: refTo(stack.tokenSecret),
       [Env.WhatsAppPhoneNumberId]: { Ref: 'WhatsAppPhoneNumberId' },
+      [Env.WhatsAppBusinessAccountId]: { Ref: 'WhatsAppBusinessAccountId' },
       [Env.WhatsAppApiUrl]: WHATSAPP_API_URL,
       [Env.WhatsAppApiVersion]: WHATSAPP_API_VERSION,
       [Env.PublicBaseUrl]: getAtt(stack.api.api, 'ApiEndpoint'),

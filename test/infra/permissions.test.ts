@@ -192,8 +192,16 @@ describe('permissions of the product functions', () => {
       expectGrant(admin.role, WEBHOOK_SECRET_ADMIN_ACTIONS, webhookSecretsArn);
     });
 
-    it('cannot write logs, use queues or read the token', () => {
-      for (const resource of [ingest, outbound, stack.tokenSecret]) {
+    it('reads the WhatsApp token secret, to list the approved templates', () => {
+      expectGrant(
+        admin.role,
+        ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        refTo(stack.tokenSecret)
+      );
+    });
+
+    it('cannot write logs or use queues', () => {
+      for (const resource of [ingest, outbound]) {
         expectNoAccess(admin.role, resource);
       }
       const logWrites = statementsOfRole(template, admin.role).filter(

@@ -25,6 +25,17 @@ describe('WaptoWebhookBridgeStack', () => {
       expect(matches(phone.AllowedPattern, '+15550100142')).toBe(false);
     });
 
+    it('requires the WhatsApp Business Account id as digits', () => {
+      // Act
+      const account = parameter(ParameterName.WhatsAppBusinessAccountId);
+
+      // Assert
+      expect(account.Type).toBe('String');
+      expect(account.Default).toBeUndefined();
+      expect(matches(account.AllowedPattern, '100000000000002')).toBe(true);
+      expect(matches(account.AllowedPattern, 'waba-1')).toBe(false);
+    });
+
     it('takes an optional alarm e-mail', () => {
       // Act
       const email = parameter(ParameterName.AlarmEmail);

@@ -217,6 +217,7 @@ describe('DynamoDB in moto', { timeout: TEST_MS }, () => {
         apiUrl: 'http://127.0.0.1:2',
         token: 't',
         phoneNumberId: '1',
+        businessAccountId: '2',
       },
     });
     const put = () =>

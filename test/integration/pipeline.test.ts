@@ -24,6 +24,7 @@ import { PAYMENT_LINK } from '../../local/demo-setup.js';
 import { waitFor } from '../../local/net.js';
 import { localAws, WHATSAPP_TOKEN_SECRET_ID } from '../../local/resources.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
+import { paymentLinkRequest } from '../fixtures/requests.js';
 import { scratchFolder } from '../scratch.js';
 
 /**
@@ -38,33 +39,7 @@ const RECIPIENT_DIGITS = '15550100142';
 /** Events sent at once: more than one batch and one environment take. */
 const BURST_SIZE = 30;
 
-const EXPECTED_WHATSAPP_BODY = {
-  messaging_product: 'whatsapp',
-  recipient_type: 'individual',
-  to: `+${RECIPIENT_DIGITS}`,
-  type: 'template',
-  template: {
-    name: 'payment_link',
-    language: { code: 'en_US' },
-    components: [
-      {
-        type: 'body',
-        parameters: [
-          { type: 'text', text: '20.00 USD' },
-          { type: 'text', text: 'Your card was declined.' },
-        ],
-      },
-      {
-        type: 'button',
-        sub_type: 'url',
-        index: '0',
-        parameters: [
-          { type: 'text', text: 'checkout/pi_000000000000000000000000' },
-        ],
-      },
-    ],
-  },
-};
+const EXPECTED_WHATSAPP_BODY = paymentLinkRequest(`+${RECIPIENT_DIGITS}`);
 
 let runtime: Runtime;
 let sqs: SQSClient;
@@ -456,12 +431,14 @@ describe('local pipeline', { timeout: TEST_MS }, () => {
     // Arrange
     const admin = adminClient(runtime.apiUrl);
     const { webhook } = await admin.createWebhook({
-      name: 'Stripe account with an unapproved template',
+      name: 'Stripe account with a paused template',
       provider: 'stripe',
       secret,
     });
-    const template = { ...PAYMENT_LINK.template, name: 'not_approved' };
-    await admin.putMapping(webhook.webhookId, 'unapproved', {
+    // A paused template can be mapped (the pause lifts by itself), but
+    // Meta refuses to send it meanwhile.
+    const template = { ...PAYMENT_LINK.template, name: 'payment_reminder' };
+    await admin.putMapping(webhook.webhookId, 'paused', {
       ...PAYMENT_LINK,
       template,
     });
@@ -489,7 +466,7 @@ describe('local pipeline', { timeout: TEST_MS }, () => {
       'queued',
       'failed',
     ]);
-    expect(trace.at(-1)).toMatchObject({ code: 'meta_132001' });
+    expect(trace.at(-1)).toMatchObject({ code: 'meta_132015' });
   });
 
   it('answers 405 with Allow to a method the URL does not take', async () => {

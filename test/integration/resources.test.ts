@@ -42,6 +42,7 @@ beforeAll(async () => {
       apiUrl: 'http://127.0.0.1:3001',
       token: 'local-test-token',
       phoneNumberId: '100000000000001',
+      businessAccountId: '100000000000002',
     },
   });
 }, MOTO_START_MS);

@@ -9,11 +9,13 @@ import {
   startWhatsAppStandIn,
   type WhatsAppStandIn,
 } from '../../local/whatsapp-standin.js';
+import { loadTemplates } from '../../local/whatsapp-templates.js';
 import { payload } from '../fixtures/payloads.js';
 
 /** The stand-in's answers, over HTTP, as the sender would meet them. */
 const TOKEN = 'local-test-token';
 const PHONE_NUMBER_ID = '100000000000001';
+const BUSINESS_ACCOUNT_ID = '100000000000002';
 
 let standIn: WhatsAppStandIn;
 
@@ -21,6 +23,7 @@ beforeAll(async () => {
   standIn = await startWhatsAppStandIn({
     token: TOKEN,
     phoneNumberId: PHONE_NUMBER_ID,
+    businessAccountId: BUSINESS_ACCOUNT_ID,
   });
 });
 
@@ -901,5 +904,79 @@ describe('WhatsApp stand-in stats', () => {
     });
     expect(own.requests()).toEqual([]);
     expect(own.faults().queue).toEqual([]);
+  });
+});
+
+describe('WhatsApp stand-in template list', () => {
+  const list = (url: string, token = TOKEN) =>
+    fetch(url, { headers: { authorization: `Bearer ${token}` } });
+
+  it('pages the registry as Meta does, to the last template', async () => {
+    // Arrange
+    const first = `${standIn.url}/${WHATSAPP_API_VERSION}/${BUSINESS_ACCOUNT_ID}/message_templates?limit=4`;
+    const names: string[] = [];
+    let pages = 0;
+
+    // Act
+    let next: string | undefined = first;
+    while (next !== undefined) {
+      const page = (await (await list(next)).json()) as {
+        data: { name: string; language: string }[];
+        paging: { next?: string };
+      };
+      names.push(...page.data.map((t) => `${t.name}/${t.language}`));
+      next = page.paging.next;
+      pages++;
+    }
+
+    // Assert
+    const registry = loadTemplates().map((t) => `${t.name}/${t.language}`);
+    expect(names).toEqual(registry);
+    expect(pages).toBe(Math.ceil(registry.length / 4));
+  });
+
+  it('refuses a wrong token with code 190', async () => {
+    // Act
+    const answer = await list(
+      `${standIn.url}/${WHATSAPP_API_VERSION}/${BUSINESS_ACCOUNT_ID}/message_templates`,
+      'wrong'
+    );
+
+    // Assert
+    expect(answer.status).toBe(401);
+    expect(await answer.json()).toMatchObject({ error: { code: 190 } });
+  });
+
+  it('accepts currency and date_time body values', async () => {
+    // Arrange
+    const body = withTemplate({
+      name: 'payment_due',
+      components: [
+        {
+          type: 'body',
+          parameters: [
+            text('Ana'),
+            {
+              type: 'currency',
+              currency: {
+                fallback_value: '$20.00',
+                code: 'USD',
+                amount_1000: 20000,
+              },
+            },
+            {
+              type: 'date_time',
+              date_time: { fallback_value: '1 March 2026' },
+            },
+          ],
+        },
+      ],
+    });
+
+    // Act
+    const answer = await post(body);
+
+    // Assert
+    expect(answer.status).toBe(200);
   });
 });

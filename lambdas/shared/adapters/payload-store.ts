@@ -3,8 +3,10 @@ import { Env } from '../../../lib/definitions.js';
 import { requireEnv } from '../config.js';
 import {
   attachBody,
+  checkPayload,
   detachBody,
   type IngestMessage,
+  type PayloadRef,
 } from '../domain/messages.js';
 import { s3 } from './clients.js';
 
@@ -37,14 +39,14 @@ export const keepBodyWhole = async (
   return detached.message;
 };
 
-/** Reads a stored body by key, exactly as it was written. */
-export const readPayload = async (key: string): Promise<Buffer> => {
+/** Reads a stored body, checked to be exactly the one accepted. */
+export const readPayload = async (ref: PayloadRef): Promise<Buffer> => {
   const answer = await s3.send(
-    new GetObjectCommand({ Bucket: bucket(), Key: key })
+    new GetObjectCommand({ Bucket: bucket(), Key: ref.key })
   );
   const bytes = await answer.Body?.transformToByteArray();
 
-  return Buffer.from(bytes ?? new Uint8Array());
+  return checkPayload(ref, Buffer.from(bytes ?? new Uint8Array()));
 };
 
 /** The message with its body, read back from the store when needed. */
@@ -52,5 +54,5 @@ export const withWholeBody = async (
   message: IngestMessage
 ): Promise<IngestMessage> =>
   message.payloadRef
-    ? attachBody(message, await readPayload(message.payloadRef.key))
+    ? attachBody(message, await readPayload(message.payloadRef))
     : message;

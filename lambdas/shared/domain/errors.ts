@@ -47,6 +47,23 @@ export class DependencyError extends AppError {
   readonly code = 'dependency_failed';
 }
 
+/**
+ * A service the request depends on cannot be reached, so the request is
+ * refused rather than done halfway; the same request may succeed later.
+ */
+export class UnavailableError extends AppError {
+  readonly status = 503;
+  readonly retryable = true;
+
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly details?: readonly string[]
+  ) {
+    super(message);
+  }
+}
+
 /** Bad configuration found at cold start: fail fast and loudly. */
 export class ConfigError extends Error {
   constructor(message: string) {

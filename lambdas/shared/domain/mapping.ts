@@ -1,6 +1,7 @@
 import jsonata from 'jsonata';
 import { z } from 'zod';
 import { maskPhonesInText, normalisePhone } from './phone.js';
+import { hydrate, TemplateLimits, type TemplateShape } from './templates.js';
 import { renderValue, sanitiseParameter } from './text.js';
 import type {
   TemplateComponent,
@@ -12,31 +13,89 @@ import type {
  * A mapping turns one kind of event into WhatsApp template messages. Every
  * value is a JSONata expression over `{ body, headers, webhook }`.
  */
-const parameterSchema = z.strictObject({
-  value: z.string().trim().min(1),
-  /** Literal text used when the value comes out empty. */
-  fallback: z.string().trim().min(1).optional(),
-  /** For templates created with named parameters (body and header). */
-  name: z
-    .string()
-    .regex(/^[a-z][a-z0-9_]*$/)
-    .optional(),
+const expression = z.string().trim().min(1);
+/** Literal text used when a value comes out empty. */
+const fallback = z.string().trim().min(1).optional();
+/** For templates created with named parameters (body and header). */
+const parameterName = z
+  .string()
+  .regex(/^[a-z][a-z0-9_]*$/)
+  .optional();
+
+const textParameterSchema = z.strictObject({
+  type: z.literal('text').optional(),
+  value: expression,
+  fallback,
+  name: parameterName,
+});
+
+/** An amount WhatsApp shows in the reader's locale. */
+const currencyParameterSchema = z.strictObject({
+  type: z.literal('currency'),
+  /** The text shown where the amount cannot be localised. */
+  value: expression,
+  fallback,
+  /** ISO 4217 code, such as `USD`. */
+  code: expression,
+  /** The amount times 1,000, a whole number: 20.50 is 20500. */
+  amount1000: expression,
+  name: parameterName,
+});
+
+const dateTimeParameterSchema = z.strictObject({
+  type: z.literal('date_time'),
+  /** The date as text. */
+  value: expression,
+  fallback,
+  name: parameterName,
+});
+
+/** A media header: the file by a public http(s) link. */
+const mediaParameterSchema = z.strictObject({
+  type: z.enum(['image', 'video']),
+  link: expression,
+  /** A literal link used when the expression comes out empty. */
+  fallback,
+});
+
+const documentParameterSchema = z.strictObject({
+  type: z.literal('document'),
+  link: expression,
+  fallback,
+  /** The file name the reader sees. */
+  filename: expression.optional(),
 });
 
 const componentSchema = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('header'),
-    parameters: z.array(parameterSchema).max(1),
+    parameters: z
+      .array(
+        z.union([
+          textParameterSchema,
+          mediaParameterSchema,
+          documentParameterSchema,
+        ])
+      )
+      .max(1),
   }),
   z.strictObject({
     type: z.literal('body'),
-    parameters: z.array(parameterSchema).max(100),
+    parameters: z
+      .array(
+        z.union([
+          textParameterSchema,
+          currencyParameterSchema,
+          dateTimeParameterSchema,
+        ])
+      )
+      .max(100),
   }),
   z.strictObject({
     type: z.literal('button'),
     subType: z.enum(['url', 'quick_reply', 'copy_code']),
     index: z.number().int().min(0).max(9),
-    parameters: z.array(parameterSchema).length(1),
+    parameters: z.array(textParameterSchema).length(1),
   }),
 ]);
 
@@ -61,7 +120,19 @@ export type MappingInput = z.infer<typeof mappingInputSchema>;
 export type ComponentMapping = MappingInput['template']['components'][number];
 export type ParameterMapping = ComponentMapping['parameters'][number];
 
-export interface Mapping extends MappingInput {
+/** A mapping with the approved template it was checked against. */
+export interface CheckedMapping extends MappingInput {
+  /**
+   * The template's text and category when the mapping was saved, for the
+   * length rules. LIMITATION: a template edited in WhatsApp Manager after
+   * the mapping was saved is judged by its old text until the mapping is
+   * saved again; mappings saved before templates were checked have none,
+   * and their filled lengths are left to Meta (132005).
+   */
+  readonly approvedTemplate?: TemplateShape;
+}
+
+export interface Mapping extends CheckedMapping {
   readonly mappingId: string;
   readonly webhookId: string;
   readonly updatedAt: string;
@@ -95,9 +166,6 @@ export type MappingOutcome =
         readonly reason: string;
       }[];
     };
-
-/** WhatsApp's limit on a text header (FACTS A9). */
-const HEADER_TEXT_MAX_CHARS = 60;
 
 /**
  * Bounds on one expression: a runaway one fails its mapping only.
@@ -153,7 +221,9 @@ export const expressionProblems = (mapping: MappingInput): string[] => {
   const fields: [string, string][] = [['recipients', mapping.recipients]];
   if (mapping.condition) fields.push(['condition', mapping.condition]);
   for (const [name, parameter] of parameterFields(mapping)) {
-    fields.push([name, parameter.value]);
+    for (const [part, source] of expressionsOf(parameter)) {
+      fields.push([`${name}${part}`, source]);
+    }
   }
   const problems: string[] = [];
   for (const [field, source] of fields) {
@@ -175,6 +245,27 @@ const parameterFields = (mapping: MappingInput): [string, ParameterMapping][] =>
     ])
   );
 
+/** A parameter's expressions, each with the suffix naming its part. */
+const expressionsOf = (parameter: ParameterMapping): [string, string][] => {
+  if ('link' in parameter) {
+    return [
+      [' link', parameter.link],
+      ...(parameter.type === 'document' && parameter.filename
+        ? ([[' filename', parameter.filename]] as [string, string][])
+        : []),
+    ];
+  }
+  if (parameter.type === 'currency') {
+    return [
+      ['', parameter.value],
+      [' code', parameter.code],
+      [' amount1000', parameter.amount1000],
+    ];
+  }
+
+  return [['', parameter.value]];
+};
+
 const componentLabel = (component: ComponentMapping): string =>
   component.type === 'button' ? `button ${component.index}` : component.type;
 
@@ -194,7 +285,7 @@ export const matchesEventKey = (pattern: string, eventKey: string): boolean => {
  * problem comes back as a `failed` outcome or a rejected recipient.
  */
 export const evaluateMapping = async (
-  mapping: MappingInput,
+  mapping: CheckedMapping,
   input: EvaluationInput,
   defaultCountry?: string
 ): Promise<MappingOutcome> => {
@@ -281,31 +372,202 @@ const templateRequest = (
 
 /** The filled components, or the reason they cannot be filled. */
 const buildComponents = async (
-  mapping: MappingInput,
+  mapping: CheckedMapping,
   input: EvaluationInput
 ): Promise<TemplateComponent[] | string> => {
   const result: TemplateComponent[] = [];
+  const filled: FilledValues = { header: new Map(), body: new Map() };
   for (const component of mapping.template.components) {
-    const texts: string[] = [];
+    const parameters: TemplateParameter[] = [];
     for (const [index, parameter] of component.parameters.entries()) {
-      const text = await parameterText(parameter, input);
       const label = `${componentLabel(component)} parameter ${index + 1}`;
-      if (typeof text !== 'string') return `${label} ${text.problem}`;
-      if (component.type === 'header' && text.length > HEADER_TEXT_MAX_CHARS) {
-        return `${label} has ${text.length} characters; a header allows ${HEADER_TEXT_MAX_CHARS}`;
+      const built = await buildParameter(component, parameter, input);
+      if ('problem' in built) return `${label} ${built.problem}`;
+      const problem = valueRuleProblem(mapping, component, built.shown);
+      if (problem) return `${label} ${problem}`;
+      if (component.type !== 'button') {
+        filled[component.type].set(
+          ('name' in parameter && parameter.name) || String(index + 1),
+          built.shown
+        );
       }
-      texts.push(text);
+      parameters.push(built.parameter);
     }
     // A component without parameters is fixed text in the template.
-    if (texts.length > 0) result.push(toComponent(component, texts));
+    if (parameters.length > 0) result.push(toComponent(component, parameters));
+  }
+  const problem = filledLengthProblem(mapping.approvedTemplate, filled);
+
+  return problem ?? result;
+};
+
+interface FilledValues {
+  readonly header: Map<string, string>;
+  readonly body: Map<string, string>;
+}
+
+type Built =
+  | { readonly parameter: TemplateParameter; readonly shown: string }
+  | { readonly problem: string };
+
+/** The rules one value must keep, whatever the template's text. */
+const valueRuleProblem = (
+  mapping: CheckedMapping,
+  component: ComponentMapping,
+  shown: string
+): string | undefined => {
+  const { headerTextChars, codeChars } = TemplateLimits;
+  if (component.type === 'header' && shown.length > headerTextChars) {
+    return `has ${shown.length} characters; a header allows ${headerTextChars}`;
+  }
+  const isCode =
+    (component.type === 'button' && component.subType === 'copy_code') ||
+    (mapping.approvedTemplate?.category === 'AUTHENTICATION' &&
+      (component.type === 'body' || component.type === 'button'));
+  if (isCode && shown.length > codeChars) {
+    return `has ${shown.length} characters; a code allows ${codeChars}`;
   }
 
-  return result;
+  return undefined;
+};
+
+/** The header and body once filled in, against WhatsApp's limits. */
+const filledLengthProblem = (
+  template: TemplateShape | undefined,
+  filled: FilledValues
+): string | undefined => {
+  if (template === undefined) return undefined;
+  const { bodyChars, headerTextChars } = TemplateLimits;
+  const body = hydrate(template.bodyText, filled.body).length;
+  if (body > bodyChars) {
+    return `the body has ${body} characters once filled in; WhatsApp allows ${bodyChars}`;
+  }
+  const header =
+    template.headerText === undefined
+      ? 0
+      : hydrate(template.headerText, filled.header).length;
+  if (header > headerTextChars) {
+    return `the header has ${header} characters once filled in; WhatsApp allows ${headerTextChars}`;
+  }
+
+  return undefined;
+};
+
+/** One parameter in WhatsApp's shape, and the text it shows. */
+const buildParameter = async (
+  component: ComponentMapping,
+  parameter: ParameterMapping,
+  input: EvaluationInput
+): Promise<Built> => {
+  if ('link' in parameter) return buildMedia(parameter, input);
+  const text = await parameterText(parameter, input);
+  if (typeof text !== 'string') return text;
+  const named = parameter.name ? { parameter_name: parameter.name } : {};
+  if (component.type === 'button') {
+    return { parameter: buttonParameter(component.subType, text), shown: text };
+  }
+  if (parameter.type === 'date_time') {
+    return {
+      parameter: {
+        type: 'date_time',
+        date_time: { fallback_value: text },
+        ...named,
+      },
+      shown: text,
+    };
+  }
+  if (parameter.type === 'currency') {
+    const currency = await currencyParts(parameter, input);
+    if ('problem' in currency) return currency;
+    return {
+      parameter: {
+        type: 'currency',
+        currency: { fallback_value: text, ...currency },
+        ...named,
+      },
+      shown: text,
+    };
+  }
+
+  return { parameter: { type: 'text', text, ...named }, shown: text };
+};
+
+type MediaMapping = Extract<ParameterMapping, { link: string }>;
+type CurrencyMapping = Extract<ParameterMapping, { type: 'currency' }>;
+
+const buildMedia = async (
+  parameter: MediaMapping,
+  input: EvaluationInput
+): Promise<Built> => {
+  const link = await parameterText(
+    { value: parameter.link, fallback: parameter.fallback },
+    input
+  );
+  if (typeof link !== 'string') return link;
+  if (!isWebLink(link)) return { problem: 'link is not an http or https URL' };
+  if (parameter.type !== 'document') {
+    const media = { link };
+    return {
+      parameter:
+        parameter.type === 'image'
+          ? { type: 'image', image: media }
+          : { type: 'video', video: media },
+      shown: '',
+    };
+  }
+  const filename = parameter.filename
+    ? renderValue(await evaluate(parameter.filename, input))
+    : undefined;
+  const name = filename && sanitiseParameter(filename);
+
+  return {
+    parameter: {
+      type: 'document',
+      document: { link, ...(name ? { filename: name } : {}) },
+    },
+    shown: '',
+  };
+};
+
+const isWebLink = (text: string): boolean => {
+  try {
+    const url = new URL(text);
+    return url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    return false;
+  }
+};
+
+/** Accepted as a whole number: float noise such as 19990.000000000004. */
+const WHOLE_NUMBER_TOLERANCE = 1e-6;
+
+const currencyParts = async (
+  parameter: CurrencyMapping,
+  input: EvaluationInput
+): Promise<{ code: string; amount_1000: number } | { problem: string }> => {
+  const code = renderValue(await evaluate(parameter.code, input))
+    ?.trim()
+    .toUpperCase();
+  if (code === undefined || !/^[A-Z]{3}$/.test(code)) {
+    return { problem: 'code is not a three-letter currency code (ISO 4217)' };
+  }
+  const raw = await evaluate(parameter.amount1000, input);
+  const amount =
+    typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
+  const whole = typeof amount === 'number' ? Math.round(amount) : Number.NaN;
+  if (
+    !Number.isSafeInteger(whole) ||
+    Math.abs((amount as number) - whole) > WHOLE_NUMBER_TOLERANCE
+  ) {
+    return { problem: 'amount1000 is not a whole number' };
+  }
+
+  return { code, amount_1000: whole };
 };
 
 /** The parameter's text, or what is wrong with its value. */
 const parameterText = async (
-  parameter: ParameterMapping,
+  parameter: { readonly value: string; readonly fallback?: string },
   input: EvaluationInput
 ): Promise<string | { problem: string }> => {
   const value = await evaluate(parameter.value, input);
@@ -325,25 +587,17 @@ const parameterText = async (
 
 const toComponent = (
   component: ComponentMapping,
-  texts: string[]
+  parameters: TemplateParameter[]
 ): TemplateComponent => {
   if (component.type !== 'button') {
-    return {
-      type: component.type,
-      parameters: texts.map((text, index) => {
-        const name = component.parameters[index]?.name;
-        return name
-          ? { type: 'text', parameter_name: name, text }
-          : { type: 'text', text };
-      }),
-    };
+    return { type: component.type, parameters };
   }
 
   return {
     type: 'button',
     sub_type: component.subType,
     index: String(component.index),
-    parameters: texts.map((text) => buttonParameter(component.subType, text)),
+    parameters,
   };
 };
 

@@ -121,12 +121,19 @@ export const attachBody = (
 ): IngestMessage => {
   const ref = message.payloadRef;
   if (!ref) return message;
-  if (payload.length !== ref.bytes || sha256(payload) !== ref.sha256) {
-    throw new PayloadMismatchError(ref.key);
-  }
+  checkPayload(ref, payload);
   const { payloadRef: _stored, ...rest } = message;
 
   return { ...rest, ...encodeBody(payload) };
+};
+
+/** Throws unless `payload` is exactly the body `ref` was made from. */
+export const checkPayload = (ref: PayloadRef, payload: Buffer): Buffer => {
+  if (payload.length !== ref.bytes || sha256(payload) !== ref.sha256) {
+    throw new PayloadMismatchError(ref.key);
+  }
+
+  return payload;
 };
 
 export class PayloadMismatchError extends Error {

@@ -1,11 +1,41 @@
 /** The parts of the WhatsApp Cloud API's message format the product uses. */
 
-export type TemplateParameter =
+/** A value in a header or body; `parameter_name` for named templates. */
+export type TextParameter =
   | {
       readonly type: 'text';
       readonly text: string;
       readonly parameter_name?: string;
     }
+  | {
+      readonly type: 'currency';
+      /** `fallback_value` is what a client that cannot localise shows. */
+      readonly currency: {
+        readonly fallback_value: string;
+        readonly code: string;
+        /** The amount times 1,000: 20.50 is 20500. */
+        readonly amount_1000: number;
+      };
+      readonly parameter_name?: string;
+    }
+  | {
+      readonly type: 'date_time';
+      readonly date_time: { readonly fallback_value: string };
+      readonly parameter_name?: string;
+    };
+
+/** A media header's value: the file by its public link. */
+export type MediaParameter =
+  | { readonly type: 'image'; readonly image: { readonly link: string } }
+  | { readonly type: 'video'; readonly video: { readonly link: string } }
+  | {
+      readonly type: 'document';
+      readonly document: { readonly link: string; readonly filename?: string };
+    };
+
+export type TemplateParameter =
+  | TextParameter
+  | MediaParameter
   | { readonly type: 'payload'; readonly payload: string }
   | { readonly type: 'coupon_code'; readonly coupon_code: string };
 

@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { parseJsonExact } from '../../../lambdas/shared/domain/json.js';
 import {
+  type CheckedMapping,
   type EvaluationInput,
   evaluateMapping,
   expressionProblems,
   type MappingInput,
+  type MappingOutcome,
   mappingInputSchema,
   matchesEventKey,
 } from '../../../lambdas/shared/domain/mapping.js';
@@ -349,6 +351,248 @@ describe('evaluateMapping', () => {
   });
 });
 
+describe('evaluateMapping with the template rules', () => {
+  const input: EvaluationInput = {
+    body: {
+      phone: '+15550100142',
+      name: 'Ana',
+      code: '1234567890123456',
+      long: 'x'.repeat(1000),
+      amount: 1999,
+      currency: 'usd',
+      due: '1 March 2026',
+      image: 'https://cdn.example.com/parcel.jpg',
+      pdf: 'https://cdn.example.com/inv.pdf',
+    },
+    headers: {},
+    webhook: { webhookId: 'wh', name: 'n', provider: 'generic' },
+  };
+  const withComponents = (
+    components: unknown[],
+    approvedTemplate?: CheckedMapping['approvedTemplate']
+  ): CheckedMapping => ({
+    ...mappingInputSchema.parse({
+      eventKey: 'x',
+      recipients: 'body.phone',
+      template: { name: 't', language: 'en_US', components },
+    }),
+    ...(approvedTemplate ? { approvedTemplate } : {}),
+  });
+  const componentsOf = (outcome: MappingOutcome) =>
+    outcome.status === 'matched'
+      ? outcome.messages[0]?.request.template.components
+      : outcome;
+
+  it('sends currency, date_time, image and document values in WhatsApp shape', async () => {
+    const mapping = withComponents([
+      {
+        type: 'header',
+        parameters: [
+          { type: 'document', link: 'body.pdf', filename: "'Invoice.pdf'" },
+        ],
+      },
+      {
+        type: 'body',
+        parameters: [
+          {
+            type: 'currency',
+            value: "'$' & $formatNumber(body.amount / 100, '0.00')",
+            code: 'body.currency',
+            amount1000: 'body.amount * 10',
+          },
+          { type: 'date_time', value: 'body.due', name: 'due_date' },
+        ],
+      },
+    ]);
+
+    const outcome = await evaluateMapping(mapping, input);
+
+    expect(componentsOf(outcome)).toEqual([
+      {
+        type: 'header',
+        parameters: [
+          {
+            type: 'document',
+            document: {
+              link: 'https://cdn.example.com/inv.pdf',
+              filename: 'Invoice.pdf',
+            },
+          },
+        ],
+      },
+      {
+        type: 'body',
+        parameters: [
+          {
+            type: 'currency',
+            currency: {
+              fallback_value: '$19.99',
+              code: 'USD',
+              amount_1000: 19990,
+            },
+          },
+          {
+            type: 'date_time',
+            date_time: { fallback_value: '1 March 2026' },
+            parameter_name: 'due_date',
+          },
+        ],
+      },
+    ]);
+  });
+
+  it('sends an image header by its link', async () => {
+    const mapping = withComponents([
+      { type: 'header', parameters: [{ type: 'image', link: 'body.image' }] },
+    ]);
+
+    const outcome = await evaluateMapping(mapping, input);
+
+    expect(componentsOf(outcome)).toEqual([
+      {
+        type: 'header',
+        parameters: [
+          {
+            type: 'image',
+            image: { link: 'https://cdn.example.com/parcel.jpg' },
+          },
+        ],
+      },
+    ]);
+  });
+
+  it.each([
+    [
+      'a media link that is not http(s)',
+      [
+        {
+          type: 'header',
+          parameters: [{ type: 'video', link: "'ftp://x/y'" }],
+        },
+      ],
+      'header parameter 1 link is not an http or https URL',
+    ],
+    [
+      'a currency code that is not ISO 4217',
+      [
+        {
+          type: 'body',
+          parameters: [
+            {
+              type: 'currency',
+              value: "'$1'",
+              code: "'dollars'",
+              amount1000: '1000',
+            },
+          ],
+        },
+      ],
+      'body parameter 1 code is not a three-letter currency code (ISO 4217)',
+    ],
+    [
+      'an amount that is not whole',
+      [
+        {
+          type: 'body',
+          parameters: [
+            {
+              type: 'currency',
+              value: "'$1'",
+              code: "'USD'",
+              amount1000: '1000.5',
+            },
+          ],
+        },
+      ],
+      'body parameter 1 amount1000 is not a whole number',
+    ],
+    [
+      'a coupon code over 15 characters',
+      [
+        {
+          type: 'button',
+          subType: 'copy_code',
+          index: 0,
+          parameters: [{ value: 'body.code' }],
+        },
+      ],
+      'button 0 parameter 1 has 16 characters; a code allows 15',
+    ],
+  ])('fails %s', async (_what, components, reason) => {
+    const outcome = await evaluateMapping(withComponents(components), input);
+
+    expect(outcome).toEqual({ status: 'failed', reason });
+  });
+
+  it('fails an authentication code over 15 characters', async () => {
+    const mapping = withComponents(
+      [{ type: 'body', parameters: [{ value: 'body.code' }] }],
+      {
+        category: 'AUTHENTICATION',
+        bodyText: '*{{1}}* is your verification code.',
+      }
+    );
+
+    const outcome = await evaluateMapping(mapping, input);
+
+    expect(outcome).toEqual({
+      status: 'failed',
+      reason: 'body parameter 1 has 16 characters; a code allows 15',
+    });
+  });
+
+  it('fails a body longer than 1,024 characters once filled in', async () => {
+    const bodyText = `Hi {{1}}, ${'y'.repeat(20)} {{2}}.`;
+    const mapping = withComponents(
+      [
+        {
+          type: 'body',
+          parameters: [{ value: 'body.name' }, { value: 'body.long' }],
+        },
+      ],
+      { category: 'UTILITY', bodyText }
+    );
+
+    const outcome = await evaluateMapping(mapping, input);
+
+    expect(outcome).toEqual({
+      status: 'failed',
+      reason:
+        'the body has 1030 characters once filled in; WhatsApp allows 1024',
+    });
+  });
+
+  it('sends a body of exactly 1,024 characters once filled in', async () => {
+    const bodyText = `{{1}}${'y'.repeat(24)}`;
+    const mapping = withComponents(
+      [{ type: 'body', parameters: [{ value: 'body.long' }] }],
+      { category: 'UTILITY', bodyText }
+    );
+
+    const outcome = await evaluateMapping(mapping, input);
+
+    expect(outcome.status).toBe('matched');
+  });
+
+  it('fails a header longer than 60 characters once filled in', async () => {
+    const mapping = withComponents(
+      [{ type: 'header', parameters: [{ value: '$pad("", 40, "x")' }] }],
+      {
+        category: 'UTILITY',
+        headerText: `Order {{1}} ${'z'.repeat(15)}`,
+        bodyText: '',
+      }
+    );
+
+    const outcome = await evaluateMapping(mapping, input);
+
+    expect(outcome).toEqual({
+      status: 'failed',
+      reason: 'the header has 62 characters once filled in; WhatsApp allows 60',
+    });
+  });
+});
+
 describe('expressionProblems', () => {
   it('reports a syntax error with its field and position', () => {
     const mapping = { ...paymentLink, recipients: 'body.data.(' };
@@ -379,7 +623,10 @@ describe('matchesEventKey', () => {
 
 function withBody(
   mapping: MappingInput,
-  parameters: MappingInput['template']['components'][number]['parameters']
+  parameters: Extract<
+    MappingInput['template']['components'][number],
+    { type: 'body' }
+  >['parameters']
 ): MappingInput {
   return {
     ...mapping,
