@@ -15,6 +15,7 @@ import Stripe from 'stripe';
 import { Bench } from 'tinybench';
 import {
   dynamo,
+  s3,
   secretsManager,
   sqs,
 } from '../lambdas/shared/adapters/clients.js';
@@ -155,6 +156,7 @@ const countRequests = () => {
     ['DynamoDB', dynamo.middlewareStack],
     ['SQS', sqs.middlewareStack],
     ['SecretsManager', secretsManager.middlewareStack],
+    ['S3', s3.middlewareStack],
   ] as const;
   for (const [service, stack] of stacks) {
     const add = stack.add.bind(stack) as unknown as (
