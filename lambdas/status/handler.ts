@@ -76,8 +76,19 @@ const receive = async (
     case 'accept':
       return jsonResponse(200, {
         status: 'received',
-        ...(await recordAll(decision.callback)),
+        ...(await recordCounted(decision.callback)),
       });
+  }
+};
+
+/** Counts a failed write before the 5xx that makes Meta retry. */
+const recordCounted = async (callback: StatusCallback): Promise<Tally> => {
+  try {
+    return await recordAll(callback);
+  } catch (error) {
+    metrics.addDimension('reason', 'write_failed');
+    metrics.addMetric(MetricName.StatusRejected, MetricUnit.Count, 1);
+    throw error;
   }
 };
 
@@ -109,6 +120,8 @@ const recordAll = async (callback: StatusCallback): Promise<Tally> => {
   return tally;
 };
 
+// LIMITATION: a status that arrives before the send side wrote its wamid
+// pointer or send ledger is answered 200 as unmatched, and is lost.
 const recordOne = async (
   update: StatusUpdate
 ): Promise<StatusOutcome | 'unmatched'> => {

@@ -114,6 +114,9 @@ export const readWhatsAppToken = async (): Promise<string> => {
  * like the other secrets, or `undefined` when the secret is missing or
  * not yet the documented JSON.
  */
+// LIMITATION: one app secret at a time; after Meta resets it, callbacks
+// signed with the old one are refused (and retried by Meta) until the new
+// one is stored and the cache has expired.
 export const readAppSecret = async (): Promise<AppSecretRecord | undefined> => {
   const text = await readSecretText(
     requireEnv(Env.WhatsAppAppSecret),
