@@ -12,7 +12,11 @@ import { maskPhone } from '../../lambdas/shared/domain/phone.js';
 import { Providers } from '../../lambdas/shared/domain/providers.js';
 import { signRequest } from '../../lambdas/shared/domain/signature.js';
 import type { TraceRecord } from '../../lambdas/shared/domain/trace.js';
-import { STATUS_CALLBACK_PATH, Tables } from '../../lib/definitions.js';
+import {
+  MAX_WEBHOOK_BODY_BYTES,
+  STATUS_CALLBACK_PATH,
+  Tables,
+} from '../../lib/definitions.js';
 import { adminClient, isTraceSettled } from '../../local/admin-client.js';
 import {
   deliver,
@@ -407,6 +411,20 @@ describe('status callbacks', { timeout: TEST_MS }, () => {
     expect(await right.text()).toBe('1158201444');
     expect(wrong.status).toBe(403);
     expect(await wrong.json()).toMatchObject({ code: 'challenge_failed' });
+  });
+
+  it('refuses a body over 4 MiB with 413 before checking it', async () => {
+    // Arrange
+    const body = `{"entry":[],"pad":"${'x'.repeat(MAX_WEBHOOK_BODY_BYTES)}"}`;
+
+    // Act
+    const answer = await postCallback(body, metaSignature(body));
+
+    // Assert
+    expect(answer).toEqual({
+      status: 413,
+      body: { code: 'payload_too_large', message: expect.any(String) },
+    });
   });
 
   it('tells other methods which ones it takes', async () => {
