@@ -19,6 +19,7 @@ export const Env = {
   PublicBaseUrl: 'PUBLIC_BASE_URL',
   LogRecordTtlDays: 'LOG_RECORD_TTL_DAYS',
   PayloadBucket: 'PAYLOAD_BUCKET_NAME',
+  WhatsAppAppSecret: 'WHATSAPP_APP_SECRET_ID',
 } as const;
 
 export type EnvName = (typeof Env)[keyof typeof Env];
@@ -219,6 +220,13 @@ export const Functions = {
       Env.WhatsAppApiVersion,
     ],
   },
+  status: {
+    id: 'StatusFunction',
+    entry: 'lambdas/status/handler.ts',
+    timeoutSeconds: 10,
+    memoryMb: 256,
+    env: [Env.LogTable, Env.WhatsAppAppSecret, Env.LogRecordTtlDays],
+  },
 } as const satisfies Record<string, FunctionDefinition>;
 
 export type FunctionKey = keyof typeof Functions;
@@ -229,6 +237,9 @@ export interface RouteDefinition {
   readonly target: FunctionKey;
   readonly auth: 'none' | 'iam';
 }
+
+/** Where Meta posts status callbacks and sends its challenge. */
+export const STATUS_CALLBACK_PATH = '/whatsapp/events';
 
 export const Routes: readonly RouteDefinition[] = [
   {
@@ -249,6 +260,25 @@ export const Routes: readonly RouteDefinition[] = [
     method: 'ANY',
     path: '/webhooks/{webhookId}',
     target: 'verifier',
+    auth: 'none',
+  },
+  // Meta's status callbacks (delivered, read, failed) and its challenge.
+  {
+    method: 'POST',
+    path: STATUS_CALLBACK_PATH,
+    target: 'status',
+    auth: 'none',
+  },
+  {
+    method: 'GET',
+    path: STATUS_CALLBACK_PATH,
+    target: 'status',
+    auth: 'none',
+  },
+  {
+    method: 'ANY',
+    path: STATUS_CALLBACK_PATH,
+    target: 'status',
     auth: 'none',
   },
   { method: 'POST', path: '/admin/webhooks', target: 'admin', auth: 'iam' },
@@ -327,4 +357,11 @@ export const CustomMetrics = {
   verifier: ['WebhookAccepted', 'WebhookRejected'],
   mapper: ['MappingFailed', 'MessageQueued'],
   sender: ['MessageSent', 'MessageFailed'],
+  status: [
+    'StatusRecorded',
+    'StatusUnchanged',
+    'StatusUnmatched',
+    'StatusIgnored',
+    'StatusRejected',
+  ],
 } as const satisfies Partial<Record<FunctionKey, readonly string[]>>;

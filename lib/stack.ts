@@ -16,7 +16,10 @@ import {
 import { PayloadBucket } from './constructs/payload-bucket.js';
 import { grantLeastPrivilege } from './constructs/permissions.js';
 import { QueueWorker } from './constructs/queue-worker.js';
-import { createWhatsAppTokenSecret } from './constructs/token-secret.js';
+import {
+  createWhatsAppAppSecret,
+  createWhatsAppTokenSecret,
+} from './constructs/token-secret.js';
 import {
   Buckets,
   Env,
@@ -27,6 +30,7 @@ import {
   Queues,
   Routes,
   routeKey,
+  STATUS_CALLBACK_PATH,
   type TableKey,
   Tables,
   WEBHOOK_ROUTE_THROTTLE,
@@ -79,6 +83,7 @@ export class WaptoWebhookBridgeStack extends Stack {
   readonly api: BridgeHttpApi;
   readonly functions: BridgeFunctions;
   readonly tokenSecret: secretsmanager.Secret;
+  readonly appSecret: secretsmanager.Secret;
   readonly webhookSecretPrefix: string;
 
   constructor(
@@ -98,6 +103,7 @@ export class WaptoWebhookBridgeStack extends Stack {
     const workers = this.createWorkers(alarms.action);
     this.webhookSecretPrefix = `wapto/${this.stackName}/webhooks/`;
     this.tokenSecret = createWhatsAppTokenSecret(this, 'WhatsAppTokenSecret');
+    this.appSecret = createWhatsAppAppSecret(this, 'WhatsAppAppSecret');
     this.api = new BridgeHttpApi(this, 'HttpApi', {
       defaultThrottle: ADMIN_ROUTE_THROTTLE,
       logRetention: parameters.logRetention,
@@ -114,6 +120,7 @@ export class WaptoWebhookBridgeStack extends Stack {
       workers,
       payloads,
       tokenSecret: this.tokenSecret,
+      appSecret: this.appSecret,
       webhookSecretPrefix: this.webhookSecretPrefix,
     });
     this.addRoutes();
@@ -167,6 +174,7 @@ export class WaptoWebhookBridgeStack extends Stack {
       [Env.PublicBaseUrl]: this.api.endpoint,
       [Env.LogRecordTtlDays]: parameters.logRecordTtlDays,
       [Env.PayloadBucket]: payloads.bucket.bucketName,
+      [Env.WhatsAppAppSecret]: this.appSecret.secretArn,
     };
   }
 
@@ -283,6 +291,14 @@ export class WaptoWebhookBridgeStack extends Stack {
       WhatsAppTokenSecretArn: [
         this.tokenSecret.secretArn,
         'Store the WhatsApp access token here (put-secret-value).',
+      ],
+      WhatsAppAppSecretArn: [
+        this.appSecret.secretArn,
+        'Store the Meta app secret here, beside the verify token.',
+      ],
+      StatusCallbackUrl: [
+        `${endpoint}${STATUS_CALLBACK_PATH}`,
+        "The callback URL to enter in the Meta app's WhatsApp webhooks.",
       ],
       DashboardName: [dashboardName, 'CloudWatch dashboard of the bridge.'],
     } as const;

@@ -41,6 +41,7 @@ export const LOCAL_ACCOUNT_ID = '123456789012';
 
 export const WEBHOOK_SECRET_PREFIX = 'wapto/local/webhooks/';
 export const WHATSAPP_TOKEN_SECRET_ID = 'wapto/local/whatsapp-token';
+export const WHATSAPP_APP_SECRET_ID = 'wapto/local/whatsapp-app-secret';
 /** Looks like a Meta phone number id; the stand-in answers for it only. */
 export const LOCAL_PHONE_NUMBER_ID = '100000000000001';
 /** Looks like a WhatsApp Business Account id; its templates are local. */
@@ -78,10 +79,17 @@ export interface WhatsAppTarget {
   readonly businessAccountId: string;
 }
 
+/** What signs Meta's status callbacks and answers its challenge. */
+export interface StatusCallbackSecrets {
+  readonly appSecret: string;
+  readonly verifyToken: string;
+}
+
 export interface ResourceInputs {
   /** The local API's base URL, for links the admin API hands out. */
   readonly publicBaseUrl: string;
   readonly whatsApp: WhatsAppTarget;
+  readonly statusCallbacks: StatusCallbackSecrets;
 }
 
 export interface LocalResources {
@@ -118,6 +126,12 @@ export const createResources = async (
         SecretString: inputs.whatsApp.token,
       })
     );
+    await secrets.send(
+      new CreateSecretCommand({
+        Name: WHATSAPP_APP_SECRET_ID,
+        SecretString: JSON.stringify(inputs.statusCallbacks),
+      })
+    );
 
     return {
       tables,
@@ -152,6 +166,7 @@ const buildEnv = (
     [Env.PublicBaseUrl]: inputs.publicBaseUrl,
     [Env.LogRecordTtlDays]: String(DEFAULT_LOG_RECORD_TTL_DAYS),
     [Env.PayloadBucket]: buckets.payloads,
+    [Env.WhatsAppAppSecret]: WHATSAPP_APP_SECRET_ID,
   };
 
   return {

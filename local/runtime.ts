@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { type FunctionKey, Functions } from '../lib/definitions.js';
+import {
+  type FunctionKey,
+  Functions,
+  STATUS_CALLBACK_PATH,
+} from '../lib/definitions.js';
 import { type RequestSummary, startHttpApi } from './http-api.js';
 import { type Handler, type LocalFunctions, loadFunctions } from './lambda.js';
 import { openLogSink } from './log-sink.js';
@@ -14,8 +18,10 @@ import {
   LOCAL_PHONE_NUMBER_ID,
   type LocalResources,
   localAws,
+  type StatusCallbackSecrets,
   type WhatsAppTarget,
 } from './resources.js';
+import type { CallbackSettingsInput } from './whatsapp-callbacks.js';
 import {
   startWhatsAppStandIn,
   type WhatsAppStandIn,
@@ -35,6 +41,12 @@ export interface RuntimeOptions {
   readonly logDir?: string;
   /** The real Graph API instead of the stand-in. */
   readonly whatsApp?: WhatsAppTarget;
+  /**
+   * The Meta app secret and verify token of `/whatsapp/events`; the
+   * stand-in signs its status callbacks with this app secret.
+   * @default random ones
+   */
+  readonly statusCallbacks?: StatusCallbackSecrets;
   /** Replaces functions' handler modules (tests of the runtime itself). */
   readonly handlers?: Partial<Record<FunctionKey, Handler>>;
   readonly onRequest?: (summary: RequestSummary) => void;
@@ -48,6 +60,8 @@ export interface Runtime {
   /** Absent when the real Graph API is used. */
   readonly standIn?: WhatsAppStandIn;
   readonly whatsAppApiUrl: string;
+  /** What `/whatsapp/events` verifies callbacks and challenges with. */
+  readonly statusCallbacks: StatusCallbackSecrets;
   readonly resources: LocalResources;
   readonly handlerLogFile: string;
   readonly motoLogFile: string;
@@ -107,12 +121,21 @@ const start = async (
   const motoLogFile = join(logDir, 'moto.log');
   const moto = await startMoto({ logFile: motoLogFile });
   defer(() => moto.stop());
-  const { whatsApp, standIn } = await whatsAppTarget(options.whatsApp);
+  const statusCallbacks = options.statusCallbacks ?? {
+    appSecret: `local-${randomBytes(24).toString('base64url')}`,
+    verifyToken: `local-${randomBytes(18).toString('base64url')}`,
+  };
+  const { whatsApp, standIn } = await whatsAppTarget(options.whatsApp, {
+    // The stand-in reports on every message it accepts, as Meta does.
+    url: `${api.url}${STATUS_CALLBACK_PATH}`,
+    appSecret: statusCallbacks.appSecret,
+  });
   if (standIn !== undefined) defer(() => standIn.close());
   const aws = localAws(moto.endpoint);
   const resources = await createResources(aws, {
     publicBaseUrl: options.publicBaseUrl ?? api.url,
     whatsApp,
+    statusCallbacks,
   });
   functions = await loadFunctions(resources.env, sink, options.handlers);
   const sqs = new SQSClient(aws);
@@ -127,6 +150,7 @@ const start = async (
     awsEndpoint: moto.endpoint,
     standIn,
     whatsAppApiUrl: whatsApp.apiUrl,
+    statusCallbacks,
     resources,
     handlerLogFile: sink.file,
     motoLogFile,
@@ -135,7 +159,8 @@ const start = async (
 };
 
 const whatsAppTarget = async (
-  real: WhatsAppTarget | undefined
+  real: WhatsAppTarget | undefined,
+  callbacks: CallbackSettingsInput
 ): Promise<{ whatsApp: WhatsAppTarget; standIn?: WhatsAppStandIn }> => {
   if (real !== undefined) return { whatsApp: real };
   const token = `local-${randomBytes(24).toString('base64url')}`;
@@ -147,6 +172,7 @@ const whatsAppTarget = async (
     phoneNumberId,
     businessAccountId,
     port,
+    callbacks,
   });
 
   return {

@@ -7,12 +7,16 @@
  * WAPTO_WHATSAPP_TOKEN with WAPTO_WHATSAPP_PHONE_NUMBER_ID and
  * WAPTO_WHATSAPP_BUSINESS_ACCOUNT_ID send through the real Graph API, and
  * check mappings against that account's templates, instead of the stand-in.
+ * WAPTO_WHATSAPP_APP_SECRET and WAPTO_WHATSAPP_VERIFY_TOKEN set what
+ * /whatsapp/events verifies Meta's status callbacks with (default: random
+ * ones, which the stand-in signs with).
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import {
   Routes,
   routeKey,
+  STATUS_CALLBACK_PATH,
   WHATSAPP_API_URL,
   WHATSAPP_API_VERSION,
 } from '../lib/definitions.js';
@@ -72,6 +76,14 @@ const realWhatsApp = (): WhatsAppTarget | undefined => {
   return { apiUrl: WHATSAPP_API_URL, token, phoneNumberId, businessAccountId };
 };
 
+const statusCallbacks = () => {
+  const appSecret = process.env.WAPTO_WHATSAPP_APP_SECRET;
+  const verifyToken = process.env.WAPTO_WHATSAPP_VERIFY_TOKEN;
+  if (!appSecret || !verifyToken) return undefined;
+
+  return { appSecret, verifyToken };
+};
+
 const banner = (runtime: Runtime, host: string): string => {
   const api = runtime.apiUrl;
   const routes = Routes.map(
@@ -81,6 +93,7 @@ const banner = (runtime: Runtime, host: string): string => {
     ? [
         `  WhatsApp stand-in ${runtime.standIn.url}`,
         '    templates: local/whatsapp-templates.json',
+        `    status callbacks go to ${api}${STATUS_CALLBACK_PATH}`,
         '    what it received:',
         `      curl -s ${runtime.standIn.url}/_standin/requests`,
         '    counters, faults, limits and status callbacks (README):',
@@ -104,6 +117,8 @@ const banner = (runtime: Runtime, host: string): string => {
     '    Admin routes use IAM in AWS. Locally nothing is signed, so they',
     '    answer callers on this machine (loopback) only.',
     ...whatsApp,
+    `  Meta callbacks    ${api}${STATUS_CALLBACK_PATH}` +
+      `  (verify token ${runtime.statusCallbacks.verifyToken})`,
     `  AWS (moto)        ${runtime.awsEndpoint}`,
     `  Handler logs      ${shown(runtime.handlerLogFile)}  (tail -f it)`,
     `  moto log          ${shown(runtime.motoLogFile)}`,
@@ -150,6 +165,7 @@ const main = async () => {
       host,
       publicBaseUrl: process.env.WAPTO_PUBLIC_URL || undefined,
       whatsApp: realWhatsApp(),
+      statusCallbacks: statusCallbacks(),
       onRequest,
       onBatch,
       onError: (error) =>

@@ -55,6 +55,8 @@ export interface AcceptedMessage {
   readonly recipientId: string;
   /** The template's category, lower-cased (`utility`, `marketing`, ...). */
   readonly category: string;
+  /** The send's `biz_opaque_callback_data`, echoed in every status. */
+  readonly bizOpaqueCallbackData?: string;
 }
 
 interface StatusInput extends AcceptedMessage {
@@ -105,6 +107,11 @@ export const statusPayload = (input: StatusInput) => {
                   status: input.status,
                   timestamp: String(input.timestampSeconds),
                   recipient_id: input.recipientId,
+                  ...(input.bizOpaqueCallbackData === undefined
+                    ? {}
+                    : {
+                        biz_opaque_callback_data: input.bizOpaqueCallbackData,
+                      }),
                   ...(billed
                     ? {
                         conversation,

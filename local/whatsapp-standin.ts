@@ -305,12 +305,15 @@ const decideSend = (
   if (dropped !== undefined && !dropped.accept) return held(dropped.holdMs);
   const wamid = newWamid();
   state.stats.countAccepted(recipient, wamid, parsed, body);
+  const opaque = (parsed as { biz_opaque_callback_data?: unknown })
+    .biz_opaque_callback_data;
   state.callbacks.report(
     {
       wamid,
       phoneNumberId,
       recipientId: recipient,
       category: verdict.template.category.toLowerCase(),
+      ...(typeof opaque === 'string' ? { bizOpaqueCallbackData: opaque } : {}),
     },
     fault?.kind !== 'undeliverable'
   );

@@ -21,6 +21,13 @@ export const jsonResponse = (
   body: JSON.stringify(body),
 });
 
+/** The answer with an `Allow` header, when a 405 names the methods. */
+export const withAllow = (
+  response: HttpResult,
+  allow: string | undefined
+): HttpResult =>
+  allow ? { ...response, headers: { ...response.headers, allow } } : response;
+
 /**
  * Turns errors into JSON answers with a stable `code`. Product errors keep
  * their message; anything else is logged and answered with a generic 500.

@@ -16,7 +16,7 @@ import {
   type IncomingRequest,
   type IngestDecision,
 } from '../shared/domain/ingest.js';
-import { httpErrors, jsonResponse } from '../shared/http-errors.js';
+import { httpErrors, jsonResponse, withAllow } from '../shared/http-errors.js';
 import { MetricName, observability } from '../shared/observability.js';
 import { TtlCache } from '../shared/ttl-cache.js';
 
@@ -124,12 +124,6 @@ const secretRefresh = {
     return true;
   },
 };
-
-const withAllow = (
-  response: APIGatewayProxyStructuredResultV2,
-  allow: string | undefined
-): APIGatewayProxyStructuredResultV2 =>
-  allow ? { ...response, headers: { ...response.headers, allow } } : response;
 
 export const handler = middy(verify)
   .use(injectLambdaContext(logger))

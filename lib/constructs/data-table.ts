@@ -25,6 +25,18 @@ export const TABLE_WRITE_ACTIONS = [
   'dynamodb:DescribeTable',
 ] as const;
 
+/**
+ * DynamoDB actions of a writer that reads and updates single items by key
+ * (in transactions too) but neither queries, scans nor deletes.
+ */
+export const TABLE_ITEM_UPDATE_ACTIONS = [
+  'dynamodb:GetItem',
+  'dynamodb:BatchGetItem',
+  'dynamodb:PutItem',
+  'dynamodb:UpdateItem',
+  'dynamodb:ConditionCheckItem',
+] as const;
+
 export interface DataTableProps {
   /** The table's description in `definitions.ts`. */
   readonly definition: TableDefinition;
@@ -83,6 +95,15 @@ export class DataTable extends Construct {
     iam.Grant.addToPrincipal({
       grantee,
       actions: [...TABLE_WRITE_ACTIONS],
+      resourceArns: [this.table.tableArn],
+    });
+  }
+
+  /** Lets `grantee` read and update items by key, and nothing else. */
+  grantItemUpdates(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: [...TABLE_ITEM_UPDATE_ACTIONS],
       resourceArns: [this.table.tableArn],
     });
   }

@@ -174,9 +174,10 @@ export class BridgeHttpApi extends Construct {
 
   private recordPublicRoute(route: apigwv2.HttpRoute): void {
     const reason =
-      'Webhook providers cannot sign requests with AWS credentials; each ' +
-      'request carries the provider HMAC signature, which the verifier ' +
-      'checks against the webhook secret before anything is queued.';
+      'Webhook providers and Meta cannot sign requests with AWS ' +
+      'credentials; each request carries the sender HMAC signature, which ' +
+      'the verifier (webhook secret) or the status function (app secret) ' +
+      'checks before anything is queued or written.';
     acknowledgeNag(route, { id: 'AwsSolutions-APIG4', reason });
     skipCheckov(route, { id: 'CKV_AWS_309', comment: reason });
   }

@@ -101,7 +101,7 @@ export class Observability extends Construct {
       api.metricServerError({ period: ALARM_PERIOD, statistic: 'Sum' }),
       'ApiServerErrorsAlarm',
       'The HTTP API answered with 5xx: providers will retry, admins ' +
-        'see failures. Check the verifier and admin logs.',
+        'see failures. Check the verifier, status and admin logs.',
       API_SERVER_ERRORS_ALARM_THRESHOLD
     );
   }

@@ -27,6 +27,8 @@ export interface AccessTargets {
   readonly workers: Readonly<Record<QueueKey, QueueWorker>>;
   readonly payloads: PayloadBucket;
   readonly tokenSecret: secretsmanager.ISecret;
+  /** The Meta app secret and verify token of the status callbacks. */
+  readonly appSecret: secretsmanager.ISecret;
   /** Name prefix of the webhook signing secrets the admin API creates. */
   readonly webhookSecretPrefix: string;
 }
@@ -38,11 +40,13 @@ export interface AccessTargets {
  * provider event ids, keeps captured payloads and queues messages; the
  * sender writes traces and reads the WhatsApp token; the admin API manages
  * configs and webhook secrets, reads traces and stored bodies, and reads
- * the WhatsApp token to list the approved templates.
+ * the WhatsApp token to list the approved templates; the status function
+ * reads the app secret, looks messages up and updates their status and
+ * trace items one by one.
  */
 export const grantLeastPrivilege = (targets: AccessTargets): void => {
   const { functions, tables, workers, payloads, tokenSecret } = targets;
-  const { verifier, mapper, sender, admin } = functions;
+  const { verifier, mapper, sender, admin, status } = functions;
 
   tables.config.grantRead(verifier.role);
   workers.ingest.queue.grantSendMessages(verifier.role);
@@ -64,6 +68,9 @@ export const grantLeastPrivilege = (targets: AccessTargets): void => {
   payloads.grantRead(admin);
   tokenSecret.grantRead(admin.role);
   grantWebhookSecrets(targets, admin, WEBHOOK_SECRET_ADMIN_ACTIONS);
+
+  tables.logs.grantItemUpdates(status.role);
+  targets.appSecret.grantRead(status.role);
 };
 
 const grantWebhookSecrets = (

@@ -18,25 +18,67 @@ export const TOKEN_PLACEHOLDER = 'not-set-yet: store the WhatsApp access token';
 export const createWhatsAppTokenSecret = (
   scope: Construct,
   id: string
+): secretsmanager.Secret =>
+  recordOperatorSecret(
+    new secretsmanager.Secret(scope, id, {
+      description:
+        'WhatsApp Cloud API access token the sender uses. Store the real ' +
+        'token with aws secretsmanager put-secret-value.',
+      secretStringValue: SecretValue.unsafePlainText(TOKEN_PLACEHOLDER),
+    }),
+    'the WhatsApp token',
+    'the sender and admin roles'
+  );
+
+/** Length of the verify token the stack generates for Meta's challenge. */
+const VERIFY_TOKEN_LENGTH = 32;
+
+/**
+ * The secret of Meta's status callbacks, JSON
+ * `{"appSecret": "...", "verifyToken": "..."}`. The stack generates the
+ * verify token and leaves the app secret empty; the operator stores the
+ * Meta app's secret beside the token (docs/deploy.md). Until then the
+ * callback URL answers 503 and Meta retries.
+ */
+export const createWhatsAppAppSecret = (
+  scope: Construct,
+  id: string
+): secretsmanager.Secret =>
+  recordOperatorSecret(
+    new secretsmanager.Secret(scope, id, {
+      description:
+        'Meta app secret that signs WhatsApp status callbacks, and the ' +
+        'verify token of the callback subscription, as JSON ' +
+        '{"appSecret":"...","verifyToken":"..."}.',
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ appSecret: '' }),
+        generateStringKey: 'verifyToken',
+        passwordLength: VERIFY_TOKEN_LENGTH,
+        excludePunctuation: true,
+      },
+    }),
+    'the Meta app secret',
+    'the status function role'
+  );
+
+/** Why a secret Meta issues has no rotation and the AWS-managed key. */
+const recordOperatorSecret = (
+  secret: secretsmanager.Secret,
+  what: string,
+  reader: string
 ): secretsmanager.Secret => {
-  const secret = new secretsmanager.Secret(scope, id, {
-    description:
-      'WhatsApp Cloud API access token the sender uses. Store the real ' +
-      'token with aws secretsmanager put-secret-value.',
-    secretStringValue: SecretValue.unsafePlainText(TOKEN_PLACEHOLDER),
-  });
   acknowledgeNag(secret, {
     id: 'AwsSolutions-SMG4',
     reason:
-      'Meta issues the WhatsApp token; Secrets Manager has no rotation ' +
+      `Meta issues ${what}; Secrets Manager has no rotation ` +
       'function for it. The operator replaces it with put-secret-value.',
   });
   skipCheckov(secret, {
     id: 'CKV_AWS_149',
     comment:
-      'The AWS-managed Secrets Manager key is deliberate: only the sender ' +
-      'role may read the secret, and a customer key would add cost ' +
-      'without narrowing access.',
+      `The AWS-managed Secrets Manager key is deliberate: only ${reader} ` +
+      'may read the secret, and a customer key would add cost without ' +
+      'narrowing access.',
   });
 
   return secret;

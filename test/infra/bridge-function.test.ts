@@ -123,6 +123,7 @@ describe('BridgeFunction', () => {
       [Env.PublicBaseUrl]: getAtt(stack.api.api, 'ApiEndpoint'),
       [Env.LogRecordTtlDays]: { Ref: 'LogRecordTtlDays' },
       [Env.PayloadBucket]: { Ref: Match.stringLikeRegexp('^PayloadBucket') },
+      [Env.WhatsAppAppSecret]: refTo(stack.appSecret),
     };
 
     // Assert

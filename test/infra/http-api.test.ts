@@ -100,7 +100,7 @@ describe('BridgeHttpApi', () => {
     });
   });
 
-  it('throttles every public webhook route with its own limits', () => {
+  it('throttles every public route (webhooks, Meta callbacks) with its own limits', () => {
     // Arrange
     const limits = {
       ThrottlingRateLimit: WEBHOOK_ROUTE_THROTTLE.rate,
@@ -118,6 +118,9 @@ describe('BridgeHttpApi', () => {
       'POST /webhooks/{webhookId}',
       'GET /webhooks/{webhookId}',
       'ANY /webhooks/{webhookId}',
+      'POST /whatsapp/events',
+      'GET /whatsapp/events',
+      'ANY /whatsapp/events',
     ]);
     expect(stage.RouteSettings).toEqual(
       Object.fromEntries(publicKeys.map((key) => [key, limits]))
@@ -196,6 +199,7 @@ describe('BridgeHttpApi.addRoutes', () => {
       mapper: stack.functions.mapper.function,
       sender: stack.functions.sender.function,
       admin: stack.functions.admin.function,
+      status: stack.functions.status.function,
     };
 
     // Act

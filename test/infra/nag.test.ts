@@ -93,11 +93,15 @@ describe('cdk-nag AwsSolutionsChecks', () => {
           `${STACK_NAME}/HttpApi/Api/${method}--webhooks--{webhookId}`,
           'AwsSolutions::AwsSolutions-APIG4',
         ]),
+        ...['POST', 'GET', 'ANY'].map((method) => [
+          `${STACK_NAME}/HttpApi/Api/${method}--whatsapp--events`,
+          'AwsSolutions::AwsSolutions-APIG4',
+        ]),
         [`${STACK_NAME}/VerifierFunction/Role`, secretsFinding],
-        [
-          `${STACK_NAME}/WhatsAppTokenSecret`,
+        ...['WhatsAppTokenSecret', 'WhatsAppAppSecret'].map((id) => [
+          `${STACK_NAME}/${id}`,
           'AwsSolutions::AwsSolutions-SMG4',
-        ],
+        ]),
       ].sort()
     );
   });

@@ -2,6 +2,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import {
+  TABLE_ITEM_UPDATE_ACTIONS,
   TABLE_READ_ACTIONS,
   TABLE_WRITE_ACTIONS,
 } from '../../lib/constructs/data-table.js';
@@ -18,7 +19,7 @@ import {
 } from './stack-fixture.js';
 
 const { stack, template } = synthTemplate();
-const { verifier, mapper, sender, admin } = stack.functions;
+const { verifier, mapper, sender, admin, status } = stack.functions;
 
 const child = <T>(id: string) => stack.node.findChild(id) as T;
 const configTable = child<IConstruct>('ConfigTable').node.findChild('Table');
@@ -211,6 +212,39 @@ describe('permissions of the product functions', () => {
       );
       expect(logWrites).toEqual([]);
     });
+  });
+
+  describe('status', () => {
+    it('reads and updates log items by key, and nothing more', () => {
+      expect(actionsOn(status.role, logTable)).toEqual(
+        [...TABLE_ITEM_UPDATE_ACTIONS].sort()
+      );
+    });
+
+    it('reads the app secret only', () => {
+      expectGrant(
+        status.role,
+        ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
+        refTo(stack.appSecret)
+      );
+      expectNoAccess(status.role, stack.tokenSecret);
+      const statements = statementsOfRole(template, status.role);
+      expect(JSON.stringify(statements)).not.toContain('/webhooks/*');
+    });
+
+    it('cannot touch configs, queues or stored bodies', () => {
+      for (const resource of [configTable, ingest, outbound]) {
+        expectNoAccess(status.role, resource);
+      }
+      const statements = statementsOfRole(template, status.role);
+      expect(JSON.stringify(statements)).not.toContain('s3:');
+    });
+  });
+
+  it('keeps the app secret from every other function', () => {
+    for (const fn of [verifier, mapper, sender, admin]) {
+      expectNoAccess(fn.role, stack.appSecret);
+    }
   });
 
   it('grants no wildcard action to any function', () => {

@@ -114,9 +114,37 @@ describe('WaptoWebhookBridgeStack', () => {
       const secret = json.Resources[logicalId(stack.tokenSecret)].Properties;
 
       // Assert
-      template.resourceCountIs('AWS::SecretsManager::Secret', 1);
       expect(secret.SecretString).toBe(TOKEN_PLACEHOLDER);
       expect(secret.Description).toContain('put-secret-value');
+    });
+  });
+
+  describe('WhatsApp app secret', () => {
+    it('starts with a generated verify token and no app secret', () => {
+      // Act
+      const secret = json.Resources[logicalId(stack.appSecret)].Properties;
+
+      // Assert
+      expect(secret.SecretString).toBeUndefined();
+      expect(secret.GenerateSecretString).toMatchObject({
+        SecretStringTemplate: JSON.stringify({ appSecret: '' }),
+        GenerateStringKey: 'verifyToken',
+        ExcludePunctuation: true,
+      });
+      expect(secret.Description).toContain('"appSecret"');
+    });
+
+    it('is named in the outputs with the callback URL', () => {
+      // Act
+      const endpoint = getAtt(stack.api.api, 'ApiEndpoint');
+
+      // Assert
+      expect(output('WhatsAppAppSecretArn').Value).toEqual(
+        refTo(stack.appSecret)
+      );
+      expect(output('StatusCallbackUrl').Value).toEqual({
+        'Fn::Join': ['', [endpoint, '/whatsapp/events']],
+      });
     });
   });
 
@@ -124,20 +152,20 @@ describe('WaptoWebhookBridgeStack', () => {
     // Arrange
     const expected: Record<string, number> = {
       'AWS::ApiGatewayV2::Api': 1,
-      'AWS::ApiGatewayV2::Integration': 2,
+      'AWS::ApiGatewayV2::Integration': 3,
       'AWS::ApiGatewayV2::Route': Routes.length,
       'AWS::ApiGatewayV2::Stage': 1,
       'AWS::CloudWatch::Alarm': 8,
       'AWS::CloudWatch::Dashboard': 1,
       'AWS::DynamoDB::Table': 2,
-      'AWS::IAM::Policy': 4,
-      'AWS::IAM::Role': 4,
+      'AWS::IAM::Policy': 5,
+      'AWS::IAM::Role': 5,
       'AWS::KMS::Key': 1,
       'AWS::Lambda::EventSourceMapping': 2,
-      'AWS::Lambda::Function': 4,
+      'AWS::Lambda::Function': 5,
       // API Gateway gets one invoke permission per route.
       'AWS::Lambda::Permission': Routes.length,
-      'AWS::Logs::LogGroup': 5,
+      'AWS::Logs::LogGroup': 6,
       'AWS::Logs::QueryDefinition': 2,
       'AWS::S3::Bucket': 1,
       'AWS::S3::BucketPolicy': 1,
@@ -146,7 +174,7 @@ describe('WaptoWebhookBridgeStack', () => {
       'AWS::SNS::TopicPolicy': 1,
       'AWS::SQS::Queue': 4,
       'AWS::SQS::QueuePolicy': 4,
-      'AWS::SecretsManager::Secret': 1,
+      'AWS::SecretsManager::Secret': 2,
     };
 
     // Act

@@ -2,7 +2,9 @@ import { randomUUID } from 'node:crypto';
 import {
   ConditionalCheckFailedException,
   DynamoDBClient,
+  GetItemCommand,
   PutItemCommand,
+  TransactWriteItemsCommand,
 } from '@aws-sdk/client-dynamodb';
 import {
   ChangeMessageVisibilityCommand,
@@ -208,18 +210,27 @@ describe('SQS FIFO in moto', { timeout: TEST_MS }, () => {
   });
 });
 
+/** The product's tables, created once for the tests that need them. */
+let resourcesCreated: Promise<unknown> | undefined;
+const ensureTables = () => {
+  resourcesCreated ??= createResources(aws, {
+    publicBaseUrl: 'http://127.0.0.1:1',
+    whatsApp: {
+      apiUrl: 'http://127.0.0.1:2',
+      token: 't',
+      phoneNumberId: '1',
+      businessAccountId: '2',
+    },
+    statusCallbacks: { appSecret: 'a', verifyToken: 'v' },
+  });
+
+  return resourcesCreated;
+};
+
 describe('DynamoDB in moto', { timeout: TEST_MS }, () => {
   it('fails a conditional put on an existing key', async () => {
     // Arrange
-    await createResources(aws, {
-      publicBaseUrl: 'http://127.0.0.1:1',
-      whatsApp: {
-        apiUrl: 'http://127.0.0.1:2',
-        token: 't',
-        phoneNumberId: '1',
-        businessAccountId: '2',
-      },
-    });
+    await ensureTables();
     const put = () =>
       dynamo.send(
         new PutItemCommand({
@@ -237,5 +248,57 @@ describe('DynamoDB in moto', { timeout: TEST_MS }, () => {
     await expect(repeat).rejects.toBeInstanceOf(
       ConditionalCheckFailedException
     );
+  });
+
+  it('cancels a whole transaction when its conditional update fails', async () => {
+    // Arrange: a rank that only grows, and an item written beside it.
+    await ensureTables();
+    const table = Tables.logs.localName;
+    const key = { pk: { S: `SEND#${randomUUID()}` }, sk: { S: 'STATUS' } };
+    const moveTo = (rank: number, note: string) =>
+      dynamo.send(
+        new TransactWriteItemsCommand({
+          TransactItems: [
+            {
+              Update: {
+                TableName: table,
+                Key: key,
+                UpdateExpression: 'SET #rank = :rank',
+                ConditionExpression:
+                  'attribute_not_exists(pk) OR #rank < :rank',
+                ExpressionAttributeNames: { '#rank': 'rank' },
+                ExpressionAttributeValues: { ':rank': { N: String(rank) } },
+              },
+            },
+            {
+              Put: {
+                TableName: table,
+                Item: { pk: key.pk, sk: { S: `NOTE#${note}` } },
+              },
+            },
+          ],
+        })
+      );
+    await moveTo(3, 'three');
+
+    // Act
+    const lower = moveTo(1, 'one');
+
+    // Assert
+    await expect(lower).rejects.toMatchObject({
+      name: 'TransactionCanceledException',
+      CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, {}],
+    });
+    const { Item } = await dynamo.send(
+      new GetItemCommand({ TableName: table, Key: key })
+    );
+    const note = await dynamo.send(
+      new GetItemCommand({
+        TableName: table,
+        Key: { pk: key.pk, sk: { S: 'NOTE#one' } },
+      })
+    );
+    expect(Item?.rank).toEqual({ N: '3' });
+    expect(note.Item).toBeUndefined();
   });
 });

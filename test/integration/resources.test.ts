@@ -22,6 +22,7 @@ import {
   createResources,
   type LocalResources,
   localAws,
+  WHATSAPP_APP_SECRET_ID,
   WHATSAPP_TOKEN_SECRET_ID,
 } from '../../local/resources.js';
 
@@ -43,6 +44,10 @@ beforeAll(async () => {
       token: 'local-test-token',
       phoneNumberId: '100000000000001',
       businessAccountId: '100000000000002',
+    },
+    statusCallbacks: {
+      appSecret: 'local-test-app-secret',
+      verifyToken: 'local-test-verify-token',
     },
   });
 }, MOTO_START_MS);
@@ -134,6 +139,24 @@ describe('createResources', { timeout: TEST_MS }, () => {
 
     // Assert
     expect(secret.SecretString).toBe('local-test-token');
+  });
+
+  it('stores the status callbacks secret as the documented JSON', async () => {
+    // Arrange
+    const secrets = new SecretsManagerClient(aws);
+
+    // Act
+    const secret = await secrets.send(
+      new GetSecretValueCommand({ SecretId: WHATSAPP_APP_SECRET_ID })
+    );
+    secrets.destroy();
+
+    // Assert
+    expect(JSON.parse(secret.SecretString ?? '')).toStrictEqual({
+      appSecret: 'local-test-app-secret',
+      verifyToken: 'local-test-verify-token',
+    });
+    expect(resources.env[Env.WhatsAppAppSecret]).toBe(WHATSAPP_APP_SECRET_ID);
   });
 
   it('returns a value for every variable in Env', () => {

@@ -795,6 +795,41 @@ describe('WhatsApp stand-in status callbacks', () => {
     ).toBe(true);
   });
 
+  it('echoes the send’s biz_opaque_callback_data in every status, as Meta does', async () => {
+    // Arrange
+    const receiver = await startReceiver();
+    const own = await startOwn({
+      callbacks: { url: receiver.url, appSecret: APP_SECRET, delayMs: 0 },
+    });
+    const tag = 'a'.repeat(64);
+
+    // Act
+    await sendTo(
+      own,
+      orderConfirmation({ to: recipient(1), biz_opaque_callback_data: tag })
+    );
+    await sendTo(own, to(2));
+    await own.settled();
+
+    // Assert
+    const statuses = receiver.received.map(statusOf);
+    expect(statuses).toHaveLength(6);
+    const tagged = statuses.filter(
+      (status) => status.recipient_id === recipient(1).slice(1)
+    );
+    const untagged = statuses.filter(
+      (status) => status.recipient_id === recipient(2).slice(1)
+    );
+    expect(tagged.map((status) => status.biz_opaque_callback_data)).toEqual([
+      tag,
+      tag,
+      tag,
+    ]);
+    for (const status of untagged) {
+      expect(status).not.toHaveProperty('biz_opaque_callback_data');
+    }
+  });
+
   it('records the status a receiver answered, and only the statuses configured', async () => {
     // Arrange
     const receiver = await startReceiver(500);

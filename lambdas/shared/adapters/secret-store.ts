@@ -7,6 +7,10 @@ import {
 import { Env } from '../../../lib/definitions.js';
 import { requireEnv } from '../config.js';
 import { DependencyError } from '../domain/errors.js';
+import {
+  type AppSecretRecord,
+  parseAppSecretRecord,
+} from '../domain/status.js';
 import { parseSecretRecord, type SecretRecord } from '../domain/webhook.js';
 import { secretsManager } from './clients.js';
 
@@ -30,20 +34,31 @@ export const readWebhookSecret = async (
   webhookId: string,
   { fresh = false } = {}
 ): Promise<SecretRecord | undefined> => {
-  let text: unknown;
+  const text = await readSecretText(
+    secretName(webhookId),
+    'the webhook secret',
+    fresh
+  );
+
+  return text === undefined ? undefined : parseSecretRecord(text);
+};
+
+/** A secret's text through the cache; `undefined` when it does not exist. */
+const readSecretText = async (
+  id: string,
+  what: string,
+  fresh = false
+): Promise<string | undefined> => {
   try {
-    text = await provider.get(secretName(webhookId), {
+    const text = await provider.get(id, {
       maxAge: SECRET_CACHE_SECONDS,
       forceFetch: fresh,
     });
+    return typeof text === 'string' ? text : undefined;
   } catch (error) {
     if (isNotFound(error)) return undefined;
-    throw new DependencyError('Reading the webhook secret failed.', {
-      cause: error,
-    });
+    throw new DependencyError(`Reading ${what} failed.`, { cause: error });
   }
-
-  return typeof text === 'string' ? parseSecretRecord(text) : undefined;
 };
 
 export const createWebhookSecret = async (
@@ -92,6 +107,23 @@ export const readWhatsAppToken = async (): Promise<string> => {
   }
 
   return token;
+};
+
+/**
+ * The Meta app secret and verify token of the status callbacks, cached
+ * like the other secrets, or `undefined` when the secret is missing or
+ * not yet the documented JSON.
+ */
+// LIMITATION: one app secret at a time; after Meta resets it, callbacks
+// signed with the old one are refused (and retried by Meta) until the new
+// one is stored and the cache has expired.
+export const readAppSecret = async (): Promise<AppSecretRecord | undefined> => {
+  const text = await readSecretText(
+    requireEnv(Env.WhatsAppAppSecret),
+    'the WhatsApp app secret'
+  );
+
+  return text === undefined ? undefined : parseAppSecretRecord(text);
 };
 
 const isNotFound = (error: unknown): boolean => {

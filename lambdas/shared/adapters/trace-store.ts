@@ -16,25 +16,33 @@ const EVENTS_INDEX = Tables.logs.indexes[0].name;
 const table = () => requireEnv(Env.LogTable);
 const eventPk = (eventId: string) => `EVENT#${eventId}`;
 
+/**
+ * A trace record as the log table keeps it: in its event's partition,
+ * sorted by time (`index` orders records written at the same moment).
+ */
+export const traceItem = (
+  record: TraceRecord,
+  index: number,
+  expiresAt: number
+): Record<string, unknown> => ({
+  pk: eventPk(record.eventId),
+  sk: `${record.at}#${String(index).padStart(3, '0')}#${record.stage}#${
+    record.mappingId ?? ''
+  }#${record.recipient ?? ''}`,
+  ...record,
+  ...(record.stage === TraceStage.Received
+    ? { eventOfWebhook: record.webhookId, receivedAt: record.at }
+    : {}),
+  expiresAt,
+});
+
 export const writeTrace = async (
   records: readonly TraceRecord[],
   now = new Date()
 ): Promise<void> => {
   const expiresAt = traceExpiry(now);
   const items = records.map((record, index) => ({
-    PutRequest: {
-      Item: {
-        pk: eventPk(record.eventId),
-        sk: `${record.at}#${String(index).padStart(3, '0')}#${record.stage}#${
-          record.mappingId ?? ''
-        }#${record.recipient ?? ''}`,
-        ...record,
-        ...(record.stage === TraceStage.Received
-          ? { eventOfWebhook: record.webhookId, receivedAt: record.at }
-          : {}),
-        expiresAt,
-      },
-    },
+    PutRequest: { Item: traceItem(record, index, expiresAt) },
   }));
   for (let start = 0; start < items.length; start += BATCH_WRITE_LIMIT) {
     await writeBatch(items.slice(start, start + BATCH_WRITE_LIMIT));

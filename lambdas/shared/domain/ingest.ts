@@ -8,7 +8,7 @@ import {
   type IngestMessage,
 } from './messages.js';
 import { type ProviderPreset, readField } from './providers.js';
-import { verifySignature } from './signature.js';
+import { type SignatureFailure, verifySignature } from './signature.js';
 import {
   presetFor,
   type SecretRecord,
@@ -46,12 +46,46 @@ export type IngestDecision =
   | { readonly kind: 'challenge'; readonly answer: string }
   | { readonly kind: 'accept'; readonly message: IngestMessage };
 
-const reject = (
+/** A refusal with its status, stable code and one sentence. */
+export type Rejection = Extract<IngestDecision, { kind: 'reject' }>;
+
+export const reject = (
   status: number,
   code: string,
   message: string,
   reason = code
-): IngestDecision => ({ kind: 'reject', status, code, message, reason });
+): Rejection => ({ kind: 'reject', status, code, message, reason });
+
+/** 405 for a method the URL does not take, naming those it does. */
+export const methodNotAllowed = (allow: string): Rejection => ({
+  ...reject(405, 'method_not_allowed', `This URL takes ${allow} requests.`),
+  allow,
+});
+
+/** 413 for a body over {@link MAX_WEBHOOK_BODY_BYTES}, else nothing. */
+export const tooLarge = (body: Buffer): Rejection | undefined =>
+  body.length > MAX_WEBHOOK_BODY_BYTES
+    ? reject(
+        413,
+        'payload_too_large',
+        `The body has ${body.length} bytes; the limit is ${MAX_WEBHOOK_BODY_BYTES}.`
+      )
+    : undefined;
+
+/** 401 for a signature that failed, saying nothing about which part. */
+export const signatureRejection = (reason: SignatureFailure): Rejection =>
+  reason === 'timestamp_outside_tolerance'
+    ? reject(
+        401,
+        'timestamp_outside_tolerance',
+        'The signed timestamp is too far from the current time.'
+      )
+    : reject(
+        401,
+        'invalid_signature',
+        'The request signature is missing or does not verify.',
+        reason
+      );
 
 /**
  * Decides what a request to a webhook URL becomes: accepted as an event,
@@ -73,23 +107,9 @@ export const decideIngest = (
   if (request.method === 'GET' && preset.subscriptionChallenge) {
     return answerChallenge(request, secret);
   }
-  if (request.method !== 'POST') {
-    return {
-      kind: 'reject',
-      status: 405,
-      code: 'method_not_allowed',
-      message: `This URL takes ${allow} requests.`,
-      reason: 'method_not_allowed',
-      allow,
-    };
-  }
-  if (request.body.length > MAX_WEBHOOK_BODY_BYTES) {
-    return reject(
-      413,
-      'payload_too_large',
-      `The body has ${request.body.length} bytes; the limit is ${MAX_WEBHOOK_BODY_BYTES}.`
-    );
-  }
+  if (request.method !== 'POST') return methodNotAllowed(allow);
+  const oversized = tooLarge(request.body);
+  if (oversized) return oversized;
   const headers = normaliseHeaders(request.headers);
   const signed = findHeader(headers, preset.scheme.header) !== undefined;
   if (!signed && preset.ping?.bodyPattern.test(request.body.toString('utf8'))) {
@@ -101,20 +121,7 @@ export const decideIngest = (
     usableSecrets(secret, now),
     now.getTime() / 1000
   );
-  if (!result.ok) {
-    return result.reason === 'timestamp_outside_tolerance'
-      ? reject(
-          401,
-          'timestamp_outside_tolerance',
-          'The signed timestamp is too far from the current time.'
-        )
-      : reject(
-          401,
-          'invalid_signature',
-          'The request signature is missing or does not verify.',
-          result.reason
-        );
-  }
+  if (!result.ok) return signatureRejection(result.reason);
 
   return accept(preset, webhook.webhookId, request.body, headers, now);
 };
@@ -146,23 +153,29 @@ const accept = (
 const answerChallenge = (
   request: IncomingRequest,
   secret: SecretRecord
-): IngestDecision => {
-  const token = request.query['hub.verify_token'] ?? '';
-  const challenge = request.query['hub.challenge'] ?? '';
-  const expected = secret.verifyToken ?? '';
+): IngestDecision => answerSubscription(request.query, secret.verifyToken);
+
+/**
+ * Meta's GET subscription challenge: answered with `hub.challenge` only
+ * when `hub.mode` is `subscribe` and `hub.verify_token` is the expected
+ * token (compared in constant time), else 403 `challenge_failed`.
+ */
+export const answerSubscription = (
+  query: IncomingRequest['query'],
+  verifyToken: string | undefined
+): Rejection | Extract<IngestDecision, { kind: 'challenge' }> => {
+  const token = query['hub.verify_token'] ?? '';
+  const challenge = query['hub.challenge'] ?? '';
+  const expected = verifyToken ?? '';
   const tokenMatches =
     expected !== '' &&
     token.length === expected.length &&
     timingSafeEqual(Buffer.from(token), Buffer.from(expected));
-  if (
-    request.query['hub.mode'] !== 'subscribe' ||
-    !tokenMatches ||
-    challenge === ''
-  ) {
+  if (query['hub.mode'] !== 'subscribe' || !tokenMatches || challenge === '') {
     return reject(
       403,
       'challenge_failed',
-      'The subscription challenge does not carry this webhook’s verify token.'
+      'The subscription challenge does not carry the expected verify token.'
     );
   }
 

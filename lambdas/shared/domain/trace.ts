@@ -13,6 +13,9 @@ export const TraceStage = {
   Sent: 'sent',
   Retrying: 'retrying',
   Failed: 'failed',
+  // What Meta's status callbacks report after the send.
+  Delivered: 'delivered',
+  Read: 'read',
 } as const;
 export type TraceStage = (typeof TraceStage)[keyof typeof TraceStage];
 
@@ -29,6 +32,8 @@ export interface TraceRecord {
   readonly wamid?: string;
   readonly code?: string;
   readonly reason?: string;
+  /** For a delivery status: when WhatsApp says it happened. */
+  readonly statusAt?: string;
   /** For a duplicate: the event that was processed the first time. */
   readonly originalEventId?: string;
 }
