@@ -19,6 +19,7 @@ import { QueueWorker } from './constructs/queue-worker.js';
 import { createWhatsAppTokenSecret } from './constructs/token-secret.js';
 import {
   Buckets,
+  DELAY_HOP_SECONDS,
   Env,
   type EnvName,
   type FunctionKey,
@@ -167,6 +168,8 @@ export class WaptoWebhookBridgeStack extends Stack {
       [Env.PublicBaseUrl]: this.api.endpoint,
       [Env.LogRecordTtlDays]: parameters.logRecordTtlDays,
       [Env.PayloadBucket]: payloads.bucket.bucketName,
+      [Env.DelayQueueUrl]: workers.delay.queue.queueUrl,
+      [Env.DelayHopSeconds]: String(DELAY_HOP_SECONDS),
     };
   }
 

@@ -23,6 +23,7 @@ import {
   type BucketKey,
   Buckets,
   DEFAULT_LOG_RECORD_TTL_DAYS,
+  DELAY_HOP_SECONDS,
   deadLetterName,
   Env,
   type EnvName,
@@ -82,6 +83,11 @@ export interface ResourceInputs {
   /** The local API's base URL, for links the admin API hands out. */
   readonly publicBaseUrl: string;
   readonly whatsApp: WhatsAppTarget;
+  /**
+   * Longest hop of a held message; shorter than SQS's 900 s only to test
+   * delays of several hops quickly. @default 900
+   */
+  readonly delayHopSeconds?: number;
 }
 
 export interface LocalResources {
@@ -152,6 +158,8 @@ const buildEnv = (
     [Env.PublicBaseUrl]: inputs.publicBaseUrl,
     [Env.LogRecordTtlDays]: String(DEFAULT_LOG_RECORD_TTL_DAYS),
     [Env.PayloadBucket]: buckets.payloads,
+    [Env.DelayQueueUrl]: queues.delay.url,
+    [Env.DelayHopSeconds]: String(inputs.delayHopSeconds ?? DELAY_HOP_SECONDS),
   };
 
   return {
@@ -255,13 +263,17 @@ const createQueue = async (
   queue: QueueDefinition
 ): Promise<LocalQueue> => {
   const common = {
-    FifoQueue: 'true',
+    ...(queue.type === 'standard' ? {} : { FifoQueue: 'true' }),
     MessageRetentionPeriod: String(queue.retentionSeconds),
     MaximumMessageSize: String(queue.maxMessageBytes),
   };
-  const deadLetterUrl = await createFifo(client, deadLetterName(queue), common);
+  const deadLetterUrl = await createNamedQueue(
+    client,
+    deadLetterName(queue),
+    common
+  );
   const deadLetterArn = await queueArn(client, deadLetterUrl);
-  const url = await createFifo(client, queue.localName, {
+  const url = await createNamedQueue(client, queue.localName, {
     ...common,
     VisibilityTimeout: String(queue.visibilityTimeoutSeconds),
     RedrivePolicy: JSON.stringify({
@@ -278,7 +290,7 @@ const createQueue = async (
   };
 };
 
-const createFifo = async (
+const createNamedQueue = async (
   client: SQSClient,
   name: string,
   attributes: Record<string, string>

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { parseHopSeconds } from '../lambdas/shared/domain/schedule.js';
 import { type FunctionKey, Functions } from '../lib/definitions.js';
 import { type RequestSummary, startHttpApi } from './http-api.js';
 import { type Handler, type LocalFunctions, loadFunctions } from './lambda.js';
@@ -35,6 +36,11 @@ export interface RuntimeOptions {
   readonly logDir?: string;
   /** The real Graph API instead of the stand-in. */
   readonly whatsApp?: WhatsAppTarget;
+  /**
+   * Longest hop of a held message, in seconds (1 to 900), to test delays of
+   * several hops quickly. @default `WAPTO_DELAY_HOP_SECONDS`, else 900
+   */
+  readonly delayHopSeconds?: number;
   /** Replaces functions' handler modules (tests of the runtime itself). */
   readonly handlers?: Partial<Record<FunctionKey, Handler>>;
   readonly onRequest?: (summary: RequestSummary) => void;
@@ -113,6 +119,9 @@ const start = async (
   const resources = await createResources(aws, {
     publicBaseUrl: options.publicBaseUrl ?? api.url,
     whatsApp,
+    delayHopSeconds: parseHopSeconds(
+      options.delayHopSeconds?.toString() ?? process.env.WAPTO_DELAY_HOP_SECONDS
+    ),
   });
   functions = await loadFunctions(resources.env, sink, options.handlers);
   const sqs = new SQSClient(aws);

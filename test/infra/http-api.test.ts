@@ -196,6 +196,7 @@ describe('BridgeHttpApi.addRoutes', () => {
       mapper: stack.functions.mapper.function,
       sender: stack.functions.sender.function,
       admin: stack.functions.admin.function,
+      release: stack.functions.release.function,
     };
 
     // Act
