@@ -20,6 +20,8 @@ export const Env = {
   LogRecordTtlDays: 'LOG_RECORD_TTL_DAYS',
   PayloadBucket: 'PAYLOAD_BUCKET_NAME',
   WhatsAppAppSecret: 'WHATSAPP_APP_SECRET_ID',
+  DelayQueueUrl: 'DELAY_QUEUE_URL',
+  DelayHopSeconds: 'DELAY_HOP_SECONDS',
 } as const;
 
 export type EnvName = (typeof Env)[keyof typeof Env];
@@ -97,8 +99,13 @@ export type BucketKey = keyof typeof Buckets;
 export interface QueueDefinition {
   readonly id: string;
   readonly localName: string;
-  /** What the message group id stands for: events keep order per group. */
-  readonly groupedBy: 'webhook' | 'recipient';
+  /** @default 'fifo' */
+  readonly type?: 'fifo' | 'standard';
+  /**
+   * What the message group id of a FIFO queue stands for: events keep
+   * order per group.
+   */
+  readonly groupedBy?: 'webhook' | 'recipient';
   readonly visibilityTimeoutSeconds: number;
   readonly retentionSeconds: number;
   readonly maxMessageBytes: number;
@@ -131,13 +138,37 @@ export const Queues = {
     maxReceiveCount: 8,
     env: Env.OutboundQueueUrl,
   },
+  /**
+   * Held messages wait here in hops of at most `DELAY_HOP_SECONDS`, each a
+   * new message, so waiting never counts towards `maxReceiveCount`. A
+   * standard queue: FIFO queues take no per-message delay.
+   */
+  delay: {
+    id: 'DelayQueue',
+    localName: 'wapto-delay',
+    type: 'standard',
+    visibilityTimeoutSeconds: 180,
+    retentionSeconds: FOURTEEN_DAYS_SECONDS,
+    maxMessageBytes: ONE_MIB,
+    maxReceiveCount: 5,
+    env: Env.DelayQueueUrl,
+  },
 } as const satisfies Record<string, QueueDefinition>;
 
 export type QueueKey = keyof typeof Queues;
 
 /** Name of a queue's dead-letter twin, locally. */
 export const deadLetterName = (queue: QueueDefinition): string =>
-  queue.localName.replace(/\.fifo$/, '-dlq.fifo');
+  queue.type === 'standard'
+    ? `${queue.localName}-dlq`
+    : queue.localName.replace(/\.fifo$/, '-dlq.fifo');
+
+/**
+ * The longest hop of a held message on the delay queue (SQS's maximum
+ * delay). The local runtime may shorten it for tests through
+ * `DELAY_HOP_SECONDS`; the functions refuse anything but 1 to 900.
+ */
+export { MAX_HOP_SECONDS as DELAY_HOP_SECONDS } from '../lambdas/shared/domain/schedule.js';
 
 export interface QueueSource {
   readonly queue: QueueKey;
@@ -181,8 +212,25 @@ export const Functions = {
       Env.OutboundQueueUrl,
       Env.LogRecordTtlDays,
       Env.PayloadBucket,
+      Env.DelayQueueUrl,
+      Env.DelayHopSeconds,
     ],
     source: { queue: 'ingest', batchSize: 10, maxConcurrency: 5 },
+  },
+  /** Releases held messages to the outbound queue once they are due. */
+  release: {
+    id: 'ReleaseFunction',
+    entry: 'lambdas/release/handler.ts',
+    timeoutSeconds: 30,
+    memoryMb: 256,
+    env: [
+      Env.LogTable,
+      Env.OutboundQueueUrl,
+      Env.DelayQueueUrl,
+      Env.DelayHopSeconds,
+      Env.LogRecordTtlDays,
+    ],
+    source: { queue: 'delay', batchSize: 10, maxConcurrency: 5 },
   },
   sender: {
     id: 'SenderFunction',
@@ -355,7 +403,13 @@ export const METRICS_NAMESPACE = 'WaptoWebhookBridge';
 /** Custom metrics, by the function that emits them; dashboards read them. */
 export const CustomMetrics = {
   verifier: ['WebhookAccepted', 'WebhookRejected'],
-  mapper: ['MappingFailed', 'MessageQueued'],
+  mapper: [
+    'MappingFailed',
+    'MessageQueued',
+    'MessageDelayed',
+    'MessageCancelled',
+  ],
+  release: ['MessageReleased'],
   sender: ['MessageSent', 'MessageFailed'],
   status: [
     'StatusRecorded',

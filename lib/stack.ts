@@ -22,6 +22,7 @@ import {
 } from './constructs/token-secret.js';
 import {
   Buckets,
+  DELAY_HOP_SECONDS,
   Env,
   type EnvName,
   type FunctionKey,
@@ -175,6 +176,8 @@ export class WaptoWebhookBridgeStack extends Stack {
       [Env.LogRecordTtlDays]: parameters.logRecordTtlDays,
       [Env.PayloadBucket]: payloads.bucket.bucketName,
       [Env.WhatsAppAppSecret]: this.appSecret.secretArn,
+      [Env.DelayQueueUrl]: workers.delay.queue.queueUrl,
+      [Env.DelayHopSeconds]: String(DELAY_HOP_SECONDS),
     };
   }
 

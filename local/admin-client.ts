@@ -136,15 +136,29 @@ const isSendOutcome = (record: TraceRecord): boolean =>
   record.recipient !== undefined &&
   (record.stage === 'sent' || record.stage === 'failed');
 
+const count = (records: readonly TraceRecord[], stage: string): number =>
+  records.filter((record) => record.stage === stage).length;
+
 /**
- * True once the mapper wrote the event's trace and every queued message
- * has its send outcome.
+ * True once the mapper wrote the event's trace, every held message was
+ * released or cancelled, and every queued or released message has its
+ * send outcome.
  */
 export const isTraceSettled = (records: readonly TraceRecord[]): boolean => {
-  const mapped = records.some((record) => record.stage !== 'received');
-  const queued = records.filter((record) => record.stage === 'queued').length;
+  // The mapper writes `received` with its decisions; a sender's record
+  // alone can come first.
+  const mapped =
+    records.some((record) => record.stage === 'received') &&
+    records.some((record) => record.stage !== 'received');
+  const released = count(records, 'released');
+  const held = count(records, 'delayed');
+  const queued = count(records, 'queued') + released;
 
-  return mapped && records.filter(isSendOutcome).length >= queued;
+  return (
+    mapped &&
+    released + count(records, 'cancelled') >= held &&
+    records.filter(isSendOutcome).length >= queued
+  );
 };
 
 /** The stand-in's record of every request, read over HTTP. */

@@ -23,6 +23,7 @@ import {
   type BucketKey,
   Buckets,
   DEFAULT_LOG_RECORD_TTL_DAYS,
+  DELAY_HOP_SECONDS,
   deadLetterName,
   Env,
   type EnvName,
@@ -90,6 +91,11 @@ export interface ResourceInputs {
   readonly publicBaseUrl: string;
   readonly whatsApp: WhatsAppTarget;
   readonly statusCallbacks: StatusCallbackSecrets;
+  /**
+   * Longest hop of a held message; shorter than SQS's 900 s only to test
+   * delays of several hops quickly. @default 900
+   */
+  readonly delayHopSeconds?: number;
 }
 
 export interface LocalResources {
@@ -167,6 +173,8 @@ const buildEnv = (
     [Env.LogRecordTtlDays]: String(DEFAULT_LOG_RECORD_TTL_DAYS),
     [Env.PayloadBucket]: buckets.payloads,
     [Env.WhatsAppAppSecret]: WHATSAPP_APP_SECRET_ID,
+    [Env.DelayQueueUrl]: queues.delay.url,
+    [Env.DelayHopSeconds]: String(inputs.delayHopSeconds ?? DELAY_HOP_SECONDS),
   };
 
   return {
@@ -270,13 +278,17 @@ const createQueue = async (
   queue: QueueDefinition
 ): Promise<LocalQueue> => {
   const common = {
-    FifoQueue: 'true',
+    ...(queue.type === 'standard' ? {} : { FifoQueue: 'true' }),
     MessageRetentionPeriod: String(queue.retentionSeconds),
     MaximumMessageSize: String(queue.maxMessageBytes),
   };
-  const deadLetterUrl = await createFifo(client, deadLetterName(queue), common);
+  const deadLetterUrl = await createNamedQueue(
+    client,
+    deadLetterName(queue),
+    common
+  );
   const deadLetterArn = await queueArn(client, deadLetterUrl);
-  const url = await createFifo(client, queue.localName, {
+  const url = await createNamedQueue(client, queue.localName, {
     ...common,
     VisibilityTimeout: String(queue.visibilityTimeoutSeconds),
     RedrivePolicy: JSON.stringify({
@@ -293,7 +305,7 @@ const createQueue = async (
   };
 };
 
-const createFifo = async (
+const createNamedQueue = async (
   client: SQSClient,
   name: string,
   attributes: Record<string, string>

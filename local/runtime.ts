@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { parseHopSeconds } from '../lambdas/shared/domain/schedule.js';
 import {
   type FunctionKey,
   Functions,
@@ -47,6 +48,11 @@ export interface RuntimeOptions {
    * @default random ones
    */
   readonly statusCallbacks?: StatusCallbackSecrets;
+  /**
+   * Longest hop of a held message, in seconds (1 to 900), to test delays of
+   * several hops quickly. @default `WAPTO_DELAY_HOP_SECONDS`, else 900
+   */
+  readonly delayHopSeconds?: number;
   /** Replaces functions' handler modules (tests of the runtime itself). */
   readonly handlers?: Partial<Record<FunctionKey, Handler>>;
   readonly onRequest?: (summary: RequestSummary) => void;
@@ -136,6 +142,9 @@ const start = async (
     publicBaseUrl: options.publicBaseUrl ?? api.url,
     whatsApp,
     statusCallbacks,
+    delayHopSeconds: parseHopSeconds(
+      options.delayHopSeconds?.toString() ?? process.env.WAPTO_DELAY_HOP_SECONDS
+    ),
   });
   functions = await loadFunctions(resources.env, sink, options.handlers);
   const sqs = new SQSClient(aws);

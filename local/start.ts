@@ -3,7 +3,8 @@
  *
  * Variables: WAPTO_PORT (API port, default 3000), WAPTO_HOST (default
  * 127.0.0.1), WAPTO_PUBLIC_URL (base of the webhook URLs handed out, e.g.
- * a tunnel's), WAPTO_WHATSAPP_PORT (stand-in port, default a free one).
+ * a tunnel's), WAPTO_WHATSAPP_PORT (stand-in port, default a free one),
+ * WAPTO_DELAY_HOP_SECONDS (longest hop of a held message, 1 to 900).
  * WAPTO_WHATSAPP_TOKEN with WAPTO_WHATSAPP_PHONE_NUMBER_ID and
  * WAPTO_WHATSAPP_BUSINESS_ACCOUNT_ID send through the real Graph API, and
  * check mappings against that account's templates, instead of the stand-in.

@@ -25,11 +25,13 @@ import { NotFoundError, ValidationError } from '../shared/domain/errors.js';
 import {
   evaluateMapping,
   expressionProblems,
+  MAPPING_ID,
   type Mapping,
   type MappingInput,
   type MappingOutcome,
   mappingInputSchema,
   matchesEventKey,
+  sendsTemplate,
 } from '../shared/domain/mapping.js';
 import type { PayloadRef } from '../shared/domain/messages.js';
 import {
@@ -50,7 +52,6 @@ export interface RouteResult {
 
 type Route = (event: APIGatewayProxyEventV2) => Promise<RouteResult>;
 
-const MAPPING_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const DEFAULT_EVENT_LIMIT = 25;
 const MAX_EVENT_LIMIT = 100;
 
@@ -171,7 +172,11 @@ const putMappingRoute: Route = async (event) => {
  * cached templates is checked again on fresh ones, so a template approved
  * a moment ago is seen.
  */
-const checkAgainstTemplates = async (mapping: MappingInput) => {
+const checkAgainstTemplates = async (
+  mapping: MappingInput
+): Promise<ReturnType<typeof checkMapping>> => {
+  // A mapping that only cancels sends nothing, so no template is read.
+  if (!sendsTemplate(mapping)) return {};
   const list = await readTemplates();
   const checked = checkMapping(mapping, list.templates, list.unreadable);
   if (!('problems' in checked) || !list.cached) return checked;

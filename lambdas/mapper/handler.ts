@@ -6,6 +6,7 @@ import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { keepCapture } from '../shared/adapters/capture-store.js';
 import { getWebhookWithMappings } from '../shared/adapters/config-store.js';
 import { claimProviderEvent } from '../shared/adapters/dedup-store.js';
+import { cancelWaiting, holdMessages } from '../shared/adapters/delay-store.js';
 import { withWholeBody } from '../shared/adapters/payload-store.js';
 import { enqueueMessages } from '../shared/adapters/queues.js';
 import { writeTrace } from '../shared/adapters/trace-store.js';
@@ -15,6 +16,7 @@ import {
   ingestMessageSchema,
 } from '../shared/domain/messages.js';
 import { duplicateTrace, planEvent } from '../shared/domain/plan-event.js';
+import { cancellationTrace } from '../shared/domain/schedule.js';
 import { WebhookStatus } from '../shared/domain/webhook.js';
 import { MetricName, observability } from '../shared/observability.js';
 import { processFifoBatch } from '../shared/sqs-batch.js';
@@ -36,9 +38,10 @@ const readIngestMessage = (record: SQSRecord): IngestMessage => {
 
 /**
  * Maps one accepted event. A provider's re-delivery is recognised by its
- * event id and only recorded. Otherwise the messages go to the queue before
- * the trace is written, so a retry after a crash re-queues them under the
- * same deduplication ids instead of losing them.
+ * event id and only recorded. Otherwise waiting messages it cancels are
+ * cancelled, its messages queued or held, all before the trace is
+ * written, so a retry after a crash repeats each step idempotently (same
+ * deduplication ids, conditional records) instead of losing anything.
  */
 const mapEvent = async (message: IngestMessage, now: Date): Promise<void> => {
   if (message.providerEventId) {
@@ -65,15 +68,37 @@ const mapEvent = async (message: IngestMessage, now: Date): Promise<void> => {
   const plan = await planEvent(whole, config, now);
 
   if (plan.outcome === 'captured') await keepCapture(toCapture(message), now);
+  const cancelled = await cancelWaiting(
+    message.webhookId,
+    message.eventId,
+    plan.cancellations,
+    now
+  );
   await enqueueMessages(plan.messages);
-  await writeTrace(plan.trace);
+  await holdMessages(plan.delayed, now);
+  await writeTrace([
+    ...plan.trace,
+    ...cancellationTrace(message, plan.cancellations, cancelled, now),
+  ]);
   const queued = plan.messages.length;
   metrics.addMetric(MetricName.MessageQueued, MetricUnit.Count, queued);
   metrics.addMetric(MetricName.MappingFailed, MetricUnit.Count, plan.failures);
+  metrics.addMetric(
+    MetricName.MessageDelayed,
+    MetricUnit.Count,
+    plan.delayed.length
+  );
+  metrics.addMetric(
+    MetricName.MessageCancelled,
+    MetricUnit.Count,
+    cancelled.filter((outcome) => outcome.verdict === 'cancel').length
+  );
   logger.info('event mapped', {
     outcome: plan.outcome,
     event_type: message.eventKey,
     messages: queued,
+    delayed: plan.delayed.length,
+    cancelled: cancelled.length,
     failures: plan.failures,
   });
 };

@@ -1,4 +1,6 @@
 import {
+  BatchProcessor,
+  EventType,
   processPartialResponse,
   SqsFifoPartialProcessorAsync,
 } from '@aws-lambda-powertools/batch';
@@ -9,6 +11,8 @@ import type {
   SQSRecord,
 } from 'aws-lambda';
 
+type RecordHandler = (record: SQSRecord) => Promise<void>;
+
 /**
  * Runs a FIFO batch record by record. A failure holds back only the rest of
  * that record's message group, so one recipient or source never blocks
@@ -17,11 +21,29 @@ import type {
 export const processFifoBatch = (
   event: SQSEvent,
   context: Context,
-  handleRecord: (record: SQSRecord) => Promise<void>
+  handleRecord: RecordHandler
 ): Promise<SQSBatchResponse> =>
   processPartialResponse(
     event,
     handleRecord,
     new SqsFifoPartialProcessorAsync(),
     { context, skipGroupOnError: true }
+  );
+
+/**
+ * Runs a standard queue's batch record by record; only failed records come
+ * back through the queue's retries.
+ */
+export const processStandardBatch = (
+  event: SQSEvent,
+  context: Context,
+  handleRecord: RecordHandler
+): Promise<SQSBatchResponse> =>
+  processPartialResponse(
+    event,
+    handleRecord,
+    new BatchProcessor(EventType.SQS),
+    {
+      context,
+    }
   );

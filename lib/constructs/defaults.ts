@@ -68,6 +68,9 @@ export const ALARM_PERIOD = Duration.minutes(5);
 export const OLDEST_MESSAGE_ALARM_AGE: Readonly<Record<QueueKey, Duration>> = {
   ingest: Duration.minutes(5),
   outbound: Duration.minutes(30),
+  // A held message hops at most every 15 minutes: anything older than two
+  // hops means the release function is failing.
+  delay: Duration.minutes(30),
 };
 
 /** Server errors of the HTTP API within one alarm period that alarm. */

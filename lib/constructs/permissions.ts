@@ -37,7 +37,9 @@ export interface AccessTargets {
  * Gives each function exactly what its stage needs: the verifier reads
  * configs and its webhook secrets, stores large bodies and queues events;
  * the mapper reads configs and stored bodies, writes traces, claims
- * provider event ids, keeps captured payloads and queues messages; the
+ * provider event ids, keeps captured payloads, queues messages and holds
+ * or cancels delayed ones; the release function settles held messages and
+ * queues the due ones; the
  * sender writes traces and reads the WhatsApp token; the admin API manages
  * configs and webhook secrets, reads traces and stored bodies, and reads
  * the WhatsApp token to list the approved templates; the status function
@@ -46,7 +48,7 @@ export interface AccessTargets {
  */
 export const grantLeastPrivilege = (targets: AccessTargets): void => {
   const { functions, tables, workers, payloads, tokenSecret } = targets;
-  const { verifier, mapper, sender, admin, status } = functions;
+  const { verifier, mapper, sender, admin, status, release } = functions;
 
   tables.config.grantRead(verifier.role);
   workers.ingest.queue.grantSendMessages(verifier.role);
@@ -57,7 +59,16 @@ export const grantLeastPrivilege = (targets: AccessTargets): void => {
   // It reads the log table too: provider event claims and kept payloads.
   tables.logs.grantReadWrite(mapper.role);
   workers.outbound.queue.grantSendMessages(mapper.role);
+  // Holds delayed messages; cancels held ones in the log table.
+  workers.delay.queue.grantSendMessages(mapper.role);
   payloads.grantRead(mapper);
+
+  // Reads and settles held messages' records, writes their traces, hops a
+  // message again until it is due, then queues it for sending. Its event
+  // source grants it the delay queue's receive and delete.
+  tables.logs.grantReadWrite(release.role);
+  workers.delay.queue.grantSendMessages(release.role);
+  workers.outbound.queue.grantSendMessages(release.role);
 
   tables.logs.grantWrite(sender.role);
   tokenSecret.grantRead(sender.role);

@@ -28,8 +28,9 @@ export interface QueueWorkerProps {
 }
 
 /**
- * A FIFO work queue: the queue, its FIFO dead-letter queue, the alarms on
- * both and, once added, the function that consumes it.
+ * A work queue: the queue (FIFO unless its definition says standard), its
+ * dead-letter queue of the same type, the alarms on both and, once added,
+ * the function that consumes it.
  *
  * @example
  * const worker = new QueueWorker(this, 'Ingest', {
@@ -83,9 +84,13 @@ export class QueueWorker extends Construct {
     );
   }
 
+  private isFifo(): boolean {
+    return this.definition.type !== 'standard';
+  }
+
   private createDeadLetterQueue(): sqs.Queue {
     return new sqs.Queue(this, 'DeadLetterQueue', {
-      fifo: true,
+      fifo: this.isFifo(),
       retentionPeriod: DEAD_LETTER_RETENTION,
       // A dead letter is the whole message; it must fit as it did before.
       maxMessageSizeBytes: this.definition.maxMessageBytes,
@@ -98,9 +103,9 @@ export class QueueWorker extends Construct {
     const definition = this.definition;
 
     return new sqs.Queue(this, 'Queue', {
-      fifo: true,
+      fifo: this.isFifo(),
       // Senders always set a deduplication id (the event or message key).
-      contentBasedDeduplication: false,
+      contentBasedDeduplication: this.isFifo() ? false : undefined,
       visibilityTimeout: Duration.seconds(definition.visibilityTimeoutSeconds),
       retentionPeriod: Duration.seconds(definition.retentionSeconds),
       maxMessageSizeBytes: definition.maxMessageBytes,
@@ -189,10 +194,11 @@ const batchProblems = (fn: FunctionDefinition): string[] => {
   if (source === undefined) return [];
   const problems: string[] = [];
   const { batchSize, maxConcurrency } = source;
+  // Standard queues take more only with a batching window, never set here.
   if (batchSize < 1 || batchSize > FIFO_MAX_BATCH_SIZE) {
     problems.push(
       `${fn.id} batch size must be between 1 and ${FIFO_MAX_BATCH_SIZE} ` +
-        `for a FIFO queue, but ${batchSize} was given.`
+        `without a batching window, but ${batchSize} was given.`
     );
   }
   if (

@@ -114,6 +114,8 @@ describe('BridgeFunction', () => {
       [Env.OutboundQueueUrl]: {
         Ref: Match.stringLikeRegexp('^OutboundQueue'),
       },
+      [Env.DelayQueueUrl]: { Ref: Match.stringLikeRegexp('^DelayQueue') },
+      [Env.DelayHopSeconds]: '900',
       [Env.WebhookSecretPrefix]: `wapto/${STACK_NAME}/webhooks/`,
       [Env.WhatsAppTokenSecret]: refTo(stack.tokenSecret),
       [Env.WhatsAppPhoneNumberId]: { Ref: 'WhatsAppPhoneNumberId' },

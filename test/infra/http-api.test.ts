@@ -200,6 +200,7 @@ describe('BridgeHttpApi.addRoutes', () => {
       sender: stack.functions.sender.function,
       admin: stack.functions.admin.function,
       status: stack.functions.status.function,
+      release: stack.functions.release.function,
     };
 
     // Act

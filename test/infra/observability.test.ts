@@ -131,7 +131,7 @@ describe('alarms', () => {
     );
 
     // Assert
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 8);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 11);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([refTo(topic)]);
       expect(alarm.Properties.OKActions).toEqual([refTo(topic)]);

@@ -19,13 +19,14 @@ import {
 } from './stack-fixture.js';
 
 const { stack, template } = synthTemplate();
-const { verifier, mapper, sender, admin, status } = stack.functions;
+const { verifier, mapper, sender, admin, status, release } = stack.functions;
 
 const child = <T>(id: string) => stack.node.findChild(id) as T;
 const configTable = child<IConstruct>('ConfigTable').node.findChild('Table');
 const logTable = child<IConstruct>('LogTable').node.findChild('Table');
 const ingest = child<QueueWorker>('IngestQueue').queue;
 const outbound = child<QueueWorker>('OutboundQueue').queue;
+const delay = child<QueueWorker>('DelayQueue').queue;
 
 const SEND_ACTIONS = [
   'sqs:SendMessage',
@@ -131,8 +132,11 @@ describe('permissions of the product functions', () => {
       );
     });
 
-    it('sends to the outbound queue', () => {
-      expectGrant(mapper.role, SEND_ACTIONS, getAtt(outbound, 'Arn'));
+    it('sends to the outbound queue and holds messages on the delay queue', () => {
+      expectGrant(mapper.role, SEND_ACTIONS, [
+        getAtt(delay, 'Arn'),
+        getAtt(outbound, 'Arn'),
+      ]);
     });
 
     it('cannot touch secrets or write configs', () => {
@@ -170,6 +174,40 @@ describe('permissions of the product functions', () => {
       }
       const statements = statementsOfRole(template, sender.role);
       expect(JSON.stringify(statements)).not.toContain('/webhooks/*');
+    });
+  });
+
+  describe('release', () => {
+    it('reads and writes the log table (held messages, traces)', () => {
+      expect(actionsOn(release.role, logTable)).toEqual(
+        [...new Set([...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS])].sort()
+      );
+    });
+
+    it('hops on the delay queue and releases to the outbound queue', () => {
+      expect(actionsOn(release.role, delay)).toEqual(
+        expect.arrayContaining([...SEND_ACTIONS])
+      );
+      expectGrant(release.role, SEND_ACTIONS, getAtt(outbound, 'Arn'));
+    });
+
+    it('consumes the delay queue only', () => {
+      expect(actionsOn(release.role, delay)).toEqual(
+        expect.arrayContaining([
+          'sqs:ReceiveMessage',
+          'sqs:DeleteMessage',
+          'sqs:ChangeMessageVisibility',
+        ])
+      );
+      expect(actionsOn(release.role, outbound)).not.toContain(
+        'sqs:ReceiveMessage'
+      );
+    });
+
+    it('cannot touch configs, secrets or the ingest queue', () => {
+      for (const resource of [configTable, ingest, stack.tokenSecret]) {
+        expectNoAccess(release.role, resource);
+      }
     });
   });
 

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import {
   ConditionalCheckFailedException,
+  CreateTableCommand,
   DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
   TransactWriteItemsCommand,
+  UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import {
   ChangeMessageVisibilityCommand,
@@ -226,8 +228,117 @@ const ensureTables = () => {
 
   return resourcesCreated;
 };
+describe('SQS standard queues in moto', { timeout: TEST_MS }, () => {
+  it('holds a message for its DelaySeconds; a new message counts receives afresh', async () => {
+    // Arrange
+    const { QueueUrl } = await sqs.send(
+      new CreateQueueCommand({
+        QueueName: `test-${randomUUID().slice(0, 8)}`,
+        Attributes: { VisibilityTimeout: '60' },
+      })
+    );
+    if (QueueUrl === undefined) throw new Error('moto gave no queue URL');
+    const hop = (body: string) =>
+      sqs.send(
+        new SendMessageCommand({
+          QueueUrl,
+          MessageBody: body,
+          DelaySeconds: 2,
+        })
+      );
+    const receiveOne = async () =>
+      (
+        await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl,
+            WaitTimeSeconds: 1,
+            MessageSystemAttributeNames: ['All'],
+          })
+        )
+      ).Messages ?? [];
+
+    // Act
+    const sentAt = Date.now();
+    await hop('first hop');
+    const atOnce = await receiveOne();
+    let first: Message[] = [];
+    while (first.length === 0) first = await receiveOne();
+    const firstAt = Date.now();
+    await sqs.send(
+      new DeleteMessageCommand({
+        QueueUrl,
+        ReceiptHandle: first[0]?.ReceiptHandle,
+      })
+    );
+    await hop('second hop');
+    let second: Message[] = [];
+    while (second.length === 0) second = await receiveOne();
+
+    // Assert: lower bounds only.
+    expect(atOnce).toEqual([]);
+    expect(firstAt - sentAt).toBeGreaterThanOrEqual(2_000);
+    expect(second[0]?.Body).toBe('second hop');
+    expect(second[0]?.Attributes?.ApproximateReceiveCount).toBe('1');
+  });
+});
 
 describe('DynamoDB in moto', { timeout: TEST_MS }, () => {
+  it('lets exactly one of two racing conditional updates win', async () => {
+    // Arrange: a held message's record, released and cancelled at once.
+    const TableName = `race-${randomUUID().slice(0, 8)}`;
+    await dynamo.send(
+      new CreateTableCommand({
+        TableName,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+      })
+    );
+    const key = { pk: { S: 'DELAY#wh#key' }, sk: { S: 'm#k' } };
+    await dynamo.send(
+      new PutItemCommand({
+        TableName,
+        Item: { ...key, state: { S: 'waiting' } },
+      })
+    );
+    const settle = (state: string) =>
+      dynamo.send(
+        new UpdateItemCommand({
+          TableName,
+          Key: key,
+          UpdateExpression: 'SET #state = :to',
+          ConditionExpression: '#state = :waiting',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: {
+            ':to': { S: state },
+            ':waiting': { S: 'waiting' },
+          },
+        })
+      );
+
+    // Act
+    const results = await Promise.allSettled([
+      settle('released'),
+      settle('cancelled'),
+    ]);
+
+    // Assert
+    expect(results.map((result) => result.status).sort()).toEqual([
+      'fulfilled',
+      'rejected',
+    ]);
+    const loser = results.find((result) => result.status === 'rejected');
+    expect((loser as PromiseRejectedResult).reason).toBeInstanceOf(
+      ConditionalCheckFailedException
+    );
+  });
+
   it('fails a conditional put on an existing key', async () => {
     // Arrange
     await ensureTables();

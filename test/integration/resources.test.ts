@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   deadLetterName,
   Env,
+  type QueueDefinition,
   Queues,
   Tables,
   WHATSAPP_API_VERSION,
@@ -77,8 +78,10 @@ describe('createResources', { timeout: TEST_MS }, () => {
       expect(created.deadLetterUrl.endsWith(`/${deadLetterName(queue)}`)).toBe(
         true
       );
+      expect(Attributes?.FifoQueue).toBe(
+        (queue as QueueDefinition).type === 'standard' ? undefined : 'true'
+      );
       expect(Attributes).toMatchObject({
-        FifoQueue: 'true',
         VisibilityTimeout: String(queue.visibilityTimeoutSeconds),
         MessageRetentionPeriod: String(queue.retentionSeconds),
         MaximumMessageSize: String(queue.maxMessageBytes),

@@ -6,6 +6,7 @@ import { Env } from '../../../lib/definitions.js';
 import { requireEnv } from '../config.js';
 import { DependencyError } from '../domain/errors.js';
 import {
+  type DelayedMessage,
   type IngestMessage,
   type OutboundMessage,
   recipientGroup,
@@ -53,6 +54,33 @@ export const enqueueMessages = async (
     if (result.Failed && result.Failed.length > 0) {
       const codes = result.Failed.map((entry) => entry.Code).join(', ');
       throw new DependencyError(`Queueing messages failed: ${codes}.`);
+    }
+  }
+};
+
+/**
+ * Puts held messages on the delay queue, each for its next hop (at most
+ * 900 s, none once due). Every hop is a new message, so waiting is never
+ * counted as a receive towards the dead-letter queue.
+ */
+export const enqueueHops = async (
+  hops: readonly { message: DelayedMessage; delaySeconds: number }[]
+): Promise<void> => {
+  for (let start = 0; start < hops.length; start += SQS_BATCH_LIMIT) {
+    const chunk = hops.slice(start, start + SQS_BATCH_LIMIT);
+    const result = await sqs.send(
+      new SendMessageBatchCommand({
+        QueueUrl: requireEnv(Env.DelayQueueUrl),
+        Entries: chunk.map((hop, index) => ({
+          Id: String(index),
+          MessageBody: JSON.stringify(hop.message),
+          DelaySeconds: hop.delaySeconds,
+        })),
+      })
+    );
+    if (result.Failed && result.Failed.length > 0) {
+      const codes = result.Failed.map((entry) => entry.Code).join(', ');
+      throw new DependencyError(`Holding messages failed: ${codes}.`);
     }
   }
 };

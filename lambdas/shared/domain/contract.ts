@@ -1,4 +1,9 @@
-import type { ComponentMapping, MappingInput } from './mapping.js';
+import {
+  type ComponentMapping,
+  type MappingInput,
+  type SendingMapping,
+  sendsTemplate,
+} from './mapping.js';
 import {
   buttonNeedsParameter,
   findComponent,
@@ -20,6 +25,8 @@ export const mappingContractProblems = (
   templates: readonly TemplateDefinition[],
   unreadable: readonly UnreadableTemplate[] = []
 ): string[] => {
+  // A mapping that only cancels sends no template to check.
+  if (!sendsTemplate(mapping)) return [];
   const found = findTemplate(mapping, templates);
   if (typeof found === 'string') {
     const skipped = unreadable.find(
@@ -56,7 +63,7 @@ export const mappingContractProblems = (
 
 /** The template the mapping names, or why there is none. */
 export const findTemplate = (
-  mapping: MappingInput,
+  mapping: SendingMapping,
   templates: readonly TemplateDefinition[]
 ): TemplateDefinition | string => {
   const { name, language } = mapping.template;
@@ -237,7 +244,8 @@ export const checkMapping = (
   mapping: MappingInput,
   templates: readonly TemplateDefinition[],
   unreadable: readonly UnreadableTemplate[] = []
-): { problems: string[] } | { approvedTemplate: TemplateShape } => {
+): { problems: string[] } | { approvedTemplate?: TemplateShape } => {
+  if (!sendsTemplate(mapping)) return {};
   const problems = mappingContractProblems(mapping, templates, unreadable);
   const found = findTemplate(mapping, templates);
   if (problems.length > 0 || typeof found === 'string') {

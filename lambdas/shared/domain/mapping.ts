@@ -1,6 +1,7 @@
 import jsonata from 'jsonata';
 import { z } from 'zod';
 import { maskPhonesInText, normalisePhone } from './phone.js';
+import { MAX_DELAY_SECONDS } from './schedule.js';
 import { hydrate, TemplateLimits, type TemplateShape } from './templates.js';
 import { renderValue, sanitiseParameter } from './text.js';
 import type {
@@ -99,25 +100,102 @@ const componentSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
-export const mappingInputSchema = z.strictObject({
-  /** The event key, exactly, or a pattern with `*` (`orders/*`). */
-  eventKey: z.string().trim().min(1).max(200),
-  condition: z.string().trim().min(1).optional(),
-  /** One phone number or a list of them. */
-  recipients: z.string().trim().min(1),
-  template: z.strictObject({
-    name: z
-      .string()
-      .regex(/^[a-z][a-z0-9_]*$/)
-      .max(512),
-    language: z.string().regex(/^[a-z]{2,3}(_[A-Za-z]{2,4})?$/),
-    components: z.array(componentSchema).max(12),
-  }),
-  active: z.boolean().default(true),
+/** A mapping's id: 1 to 64 letters, digits, dashes or underscores. */
+export const MAPPING_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+const templateSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z][a-z0-9_]*$/)
+    .max(512),
+  language: z.string().regex(/^[a-z]{2,3}(_[A-Za-z]{2,4})?$/),
+  components: z.array(componentSchema).max(12),
 });
 
+export const mappingInputSchema = z
+  .strictObject({
+    /** The event key, exactly, or a pattern with `*` (`orders/*`). */
+    eventKey: z.string().trim().min(1).max(200),
+    condition: z.string().trim().min(1).optional(),
+    /** One phone number or a list of them; absent when it only cancels. */
+    recipients: z.string().trim().min(1).optional(),
+    /** The template to send; absent when it only cancels. */
+    template: templateSchema.optional(),
+    /** Holds the message this long after the event was accepted. */
+    delaySeconds: z.number().int().min(1).max(MAX_DELAY_SECONDS).optional(),
+    /**
+     * What ties events together (an order id, a payment intent id), so a
+     * later event can cancel this one's messages still waiting.
+     */
+    businessKey: expression.optional(),
+    /** Mappings whose waiting messages with the same business key stop. */
+    cancels: z
+      .array(z.string().regex(MAPPING_ID, 'is not a mapping id'))
+      .min(1)
+      .max(20)
+      .optional(),
+    active: z.boolean().default(true),
+  })
+  .superRefine((mapping, context) => {
+    for (const [path, message] of shapeProblems(mapping)) {
+      context.addIssue({ code: 'custom', path: [path], message });
+    }
+  });
+
+/**
+ * What a mapping must hold together: it sends a template (with recipients),
+ * cancels, or both; a delay needs a template, a cancellation a business key.
+ */
+const shapeProblems = (mapping: {
+  recipients?: string;
+  template?: unknown;
+  delaySeconds?: number;
+  businessKey?: string;
+  cancels?: string[];
+}): [string, string][] => {
+  const problems: [string, string][] = [];
+  const sends = mapping.template !== undefined;
+  if (!sends && mapping.cancels === undefined) {
+    problems.push([
+      'template',
+      'a mapping sends a template, cancels waiting messages, or both; this one does neither',
+    ]);
+  }
+  if (sends && mapping.recipients === undefined) {
+    problems.push([
+      'recipients',
+      'a mapping that sends a template needs recipients',
+    ]);
+  }
+  if (!sends && mapping.recipients !== undefined) {
+    problems.push([
+      'recipients',
+      'recipients are given but there is no template to send',
+    ]);
+  }
+  if (!sends && mapping.delaySeconds !== undefined) {
+    problems.push([
+      'delaySeconds',
+      'only a mapping that sends a template can be delayed',
+    ]);
+  }
+  if (mapping.cancels !== undefined && mapping.businessKey === undefined) {
+    problems.push([
+      'businessKey',
+      'a mapping that cancels needs a businessKey to find the messages waiting for the same key',
+    ]);
+  }
+
+  return problems;
+};
+
 export type MappingInput = z.infer<typeof mappingInputSchema>;
-export type ComponentMapping = MappingInput['template']['components'][number];
+/** A mapping that sends a template. */
+export type SendingMapping = MappingInput & {
+  readonly template: z.infer<typeof templateSchema>;
+  readonly recipients: string;
+};
+export type ComponentMapping = SendingMapping['template']['components'][number];
 export type ParameterMapping = ComponentMapping['parameters'][number];
 
 /** A mapping with the approved template it was checked against. */
@@ -160,6 +238,8 @@ export type MappingOutcome =
   | {
       readonly status: 'matched';
       readonly messages: readonly PlannedMessage[];
+      /** The business key, when the mapping has one. */
+      readonly businessKey?: string;
       /** Recipients that could not be used, each with its reason. */
       readonly rejected: readonly {
         readonly raw: string;
@@ -218,8 +298,10 @@ const describeJsonataError = (error: unknown): string => {
 
 /** Every syntax error in a mapping's expressions, by field. */
 export const expressionProblems = (mapping: MappingInput): string[] => {
-  const fields: [string, string][] = [['recipients', mapping.recipients]];
+  const fields: [string, string][] = [];
+  if (mapping.recipients) fields.push(['recipients', mapping.recipients]);
   if (mapping.condition) fields.push(['condition', mapping.condition]);
+  if (mapping.businessKey) fields.push(['businessKey', mapping.businessKey]);
   for (const [name, parameter] of parameterFields(mapping)) {
     for (const [part, source] of expressionsOf(parameter)) {
       fields.push([`${name}${part}`, source]);
@@ -238,7 +320,7 @@ export const expressionProblems = (mapping: MappingInput): string[] => {
 };
 
 const parameterFields = (mapping: MappingInput): [string, ParameterMapping][] =>
-  mapping.template.components.flatMap((component) =>
+  (mapping.template?.components ?? []).flatMap((component) =>
     component.parameters.map((parameter, index): [string, ParameterMapping] => [
       `${componentLabel(component)} parameter ${index + 1}`,
       parameter,
@@ -296,12 +378,24 @@ export const evaluateMapping = async (
         return { status: 'skipped', reason: 'condition is false' };
       }
     }
+    const key = await businessKeyOf(mapping, input);
+    if (typeof key === 'object') return { status: 'failed', ...key };
+    const businessKey = key === undefined ? {} : { businessKey: key };
+    if (!sendsTemplate(mapping)) {
+      return { status: 'matched', messages: [], rejected: [], ...businessKey };
+    }
     const components = await buildComponents(mapping, input);
     if (typeof components === 'string') {
       return { status: 'failed', reason: components };
     }
+    const planned = await planMessages(
+      mapping,
+      input,
+      components,
+      defaultCountry
+    );
 
-    return await planMessages(mapping, input, components, defaultCountry);
+    return { ...planned, ...businessKey };
   } catch (error) {
     const message =
       error instanceof ExpressionError
@@ -313,6 +407,26 @@ export const evaluateMapping = async (
       reason: `expression failed: ${maskPhonesInText(message)}`,
     };
   }
+};
+
+/** True when the mapping sends a template (it may also cancel). */
+export const sendsTemplate = (
+  mapping: MappingInput
+): mapping is SendingMapping =>
+  mapping.template !== undefined && mapping.recipients !== undefined;
+
+/** The business key as text, none when not asked for, or why it is empty. */
+const businessKeyOf = async (
+  mapping: MappingInput,
+  input: EvaluationInput
+): Promise<string | undefined | { reason: string }> => {
+  if (mapping.businessKey === undefined) return undefined;
+  const text = renderValue(await evaluate(mapping.businessKey, input))?.trim();
+  if (text === undefined || text === '') {
+    return { reason: 'businessKey is empty' };
+  }
+
+  return text;
 };
 
 const evaluate = async (
@@ -328,11 +442,11 @@ const isTruthy = (value: unknown): boolean =>
   Array.isArray(value) ? value.some(isTruthy) : Boolean(value);
 
 const planMessages = async (
-  mapping: MappingInput,
+  mapping: SendingMapping,
   input: EvaluationInput,
   components: TemplateComponent[],
   defaultCountry?: string
-): Promise<MappingOutcome> => {
+): Promise<Extract<MappingOutcome, { status: 'matched' }>> => {
   const raw = await evaluate(mapping.recipients, input);
   const values = (Array.isArray(raw) ? raw.flat(Infinity) : [raw]) as unknown[];
   const recipients = new Set<string>();
@@ -355,7 +469,7 @@ const rawText = (value: unknown): string =>
   typeof value === 'string' || typeof value === 'number' ? String(value) : '';
 
 const templateRequest = (
-  mapping: MappingInput,
+  mapping: SendingMapping,
   recipient: string,
   components: TemplateComponent[]
 ): TemplateMessageRequest => ({
@@ -372,7 +486,7 @@ const templateRequest = (
 
 /** The filled components, or the reason they cannot be filled. */
 const buildComponents = async (
-  mapping: CheckedMapping,
+  mapping: CheckedMapping & SendingMapping,
   input: EvaluationInput
 ): Promise<TemplateComponent[] | string> => {
   const result: TemplateComponent[] = [];

@@ -48,6 +48,18 @@ export const outboundMessageSchema = z.object({
 export type OutboundMessage = z.infer<typeof outboundMessageSchema>;
 
 /**
+ * A message held for a delay, as it hops on the delay queue: the message
+ * to release, when it is due and where its record is.
+ */
+export const delayedMessageSchema = z.object({
+  v: z.literal(1),
+  dueAt: z.string(),
+  key: z.object({ pk: z.string(), sk: z.string() }),
+  message: outboundMessageSchema,
+});
+export type DelayedMessage = z.infer<typeof delayedMessageSchema>;
+
+/**
  * How long a provider's event id is remembered: longer than any provider
  * re-delivers (Shopify 4 h, Stripe 3 days, Meta 7 days).
  */

@@ -1,17 +1,23 @@
 import { parseJsonExact } from './json.js';
 import { evaluateMapping, type Mapping, matchesEventKey } from './mapping.js';
 import {
+  type DelayedMessage,
   decodeBody,
   type IngestMessage,
   messageKey,
   type OutboundMessage,
 } from './messages.js';
 import { maskPhone } from './phone.js';
+import { type CancelPlan, delayKey, dueTime } from './schedule.js';
 import { type TraceRecord, TraceStage } from './trace.js';
 import { type Webhook, WebhookStatus } from './webhook.js';
 
 export interface EventPlan {
   readonly messages: OutboundMessage[];
+  /** Messages held until they are due, each with its record's key. */
+  readonly delayed: DelayedMessage[];
+  /** Cancellations of held messages, by business key. */
+  readonly cancellations: CancelPlan[];
   readonly trace: TraceRecord[];
   /** Mappings or recipients that could not produce a message. */
   readonly failures: number;
@@ -48,6 +54,8 @@ export const duplicateTrace = (
   ];
 };
 
+const nothing = { messages: [], delayed: [], cancellations: [] };
+
 /**
  * Decides what one accepted event becomes: the messages to queue and the
  * trace that explains each decision. Several mappings may match one event.
@@ -82,7 +90,7 @@ export const planEvent = async (
       code: 'webhook_deleted',
       reason: 'the webhook was deleted after the event was accepted',
     });
-    return { messages: [], trace, failures: 1, outcome: 'dropped' };
+    return { ...nothing, trace, failures: 1, outcome: 'dropped' };
   }
   if (webhook.status !== WebhookStatus.Active) {
     trace.push({
@@ -91,7 +99,7 @@ export const planEvent = async (
       at,
       reason: 'the webhook is not active, so nothing is sent',
     });
-    return { messages: [], trace, failures: 0, outcome: 'captured' };
+    return { ...nothing, trace, failures: 0, outcome: 'captured' };
   }
   const eventKey = message.eventKey;
   const mappings = config.mappings.filter(
@@ -111,7 +119,7 @@ export const planEvent = async (
           ? 'the request carries no event key'
           : `no active mapping for event key ${eventKey}`,
     });
-    return { messages: [], trace, failures: 0, outcome: 'unmatched' };
+    return { ...nothing, trace, failures: 0, outcome: 'unmatched' };
   }
 
   const text = decodeBody(message).toString('utf8');
@@ -125,6 +133,8 @@ export const planEvent = async (
     },
   };
   const messages: OutboundMessage[] = [];
+  const delayed: DelayedMessage[] = [];
+  const cancellations: CancelPlan[] = [];
   let failures = 0;
   for (const mapping of mappings) {
     const outcome = await evaluateMapping(
@@ -135,7 +145,7 @@ export const planEvent = async (
     const mapped = {
       ...base,
       mappingId: mapping.mappingId,
-      template: mapping.template.name,
+      ...(mapping.template ? { template: mapping.template.name } : {}),
       at,
     };
     if (outcome.status !== 'matched') {
@@ -162,7 +172,7 @@ export const planEvent = async (
       });
     }
     for (const planned of outcome.messages) {
-      messages.push({
+      const outbound: OutboundMessage = {
         v: 1,
         eventId: message.eventId,
         webhookId: message.webhookId,
@@ -175,14 +185,48 @@ export const planEvent = async (
         recipient: planned.recipient,
         queuedAt: at,
         request: planned.request,
+      };
+      const recipient = maskPhone(planned.recipient);
+      if (mapping.delaySeconds === undefined) {
+        messages.push(outbound);
+        trace.push({ ...mapped, stage: TraceStage.Queued, recipient });
+        continue;
+      }
+      // Counted from when the event was accepted, not from when it was mapped.
+      const dueAt = dueTime(message.receivedAt, mapping.delaySeconds);
+      delayed.push({
+        v: 1,
+        dueAt,
+        key: delayKey(
+          message.webhookId,
+          outcome.businessKey,
+          mapping.mappingId,
+          outbound.messageKey
+        ),
+        message: outbound,
       });
       trace.push({
         ...mapped,
-        stage: TraceStage.Queued,
-        recipient: maskPhone(planned.recipient),
+        stage: TraceStage.Delayed,
+        recipient,
+        until: dueAt,
+      });
+    }
+    if (mapping.cancels !== undefined && outcome.businessKey !== undefined) {
+      cancellations.push({
+        mappingId: mapping.mappingId,
+        cancels: mapping.cancels,
+        businessKey: outcome.businessKey,
       });
     }
   }
 
-  return { messages, trace, failures, outcome: 'mapped' };
+  return {
+    messages,
+    delayed,
+    cancellations,
+    trace,
+    failures,
+    outcome: 'mapped',
+  };
 };

@@ -16,6 +16,13 @@ export const TraceStage = {
   // What Meta's status callbacks report after the send.
   Delivered: 'delivered',
   Read: 'read',
+  /** Held until `until`; released or cancelled later. */
+  Delayed: 'delayed',
+  Released: 'released',
+  /** A held message cancelled by a later event (`cancelledBy`). */
+  Cancelled: 'cancelled',
+  /** What a cancelling mapping did, on the cancelling event's chain. */
+  Cancel: 'cancel',
 } as const;
 export type TraceStage = (typeof TraceStage)[keyof typeof TraceStage];
 
@@ -36,4 +43,12 @@ export interface TraceRecord {
   readonly statusAt?: string;
   /** For a duplicate: the event that was processed the first time. */
   readonly originalEventId?: string;
+  /** For a delayed message: when it is due. */
+  readonly until?: string;
+  /** For a cancelled message: the event that cancelled it. */
+  readonly cancelledBy?: string;
+  /** For a cancel: the event whose message it cancelled. */
+  readonly cancelledEventId?: string;
+  /** For a cancel: the mapping whose message it cancelled. */
+  readonly cancelledMappingId?: string;
 }

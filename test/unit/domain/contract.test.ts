@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { mappingContractProblems } from '../../../lambdas/shared/domain/contract.js';
+import {
+  checkMapping,
+  mappingContractProblems,
+} from '../../../lambdas/shared/domain/contract.js';
 import {
   type MappingInput,
   mappingInputSchema,
@@ -33,6 +36,17 @@ const urlButton = (index = 0) => ({
 });
 
 describe('mappingContractProblems', () => {
+  it('has no template to check in a mapping that only cancels', () => {
+    const cancelOnly = mappingInputSchema.parse({
+      eventKey: 'payment_intent.succeeded',
+      businessKey: 'body.data.object.id',
+      cancels: ['payment-failed-reminder'],
+    });
+
+    expect(mappingContractProblems(cancelOnly, [])).toEqual([]);
+    expect(checkMapping(cancelOnly, [])).toEqual({});
+  });
+
   it('finds nothing wrong in a mapping that fits its template', () => {
     const paymentLink = mapping('payment_link', [
       body(text('body.amount'), text('body.reason')),

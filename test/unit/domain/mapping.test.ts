@@ -5,10 +5,10 @@ import {
   type EvaluationInput,
   evaluateMapping,
   expressionProblems,
-  type MappingInput,
   type MappingOutcome,
   mappingInputSchema,
   matchesEventKey,
+  type SendingMapping,
 } from '../../../lambdas/shared/domain/mapping.js';
 import { payload } from '../../fixtures/payloads.js';
 
@@ -18,7 +18,7 @@ const inputFor = (file: string, provider: string): EvaluationInput => ({
   webhook: { webhookId: 'wh_test', name: 'Test', provider },
 });
 
-const paymentLink: MappingInput = mappingInputSchema.parse({
+const paymentLink = mappingInputSchema.parse({
   eventKey: 'charge.failed',
   recipients: 'body.data.object.billing_details.phone',
   template: {
@@ -43,9 +43,9 @@ const paymentLink: MappingInput = mappingInputSchema.parse({
       },
     ],
   },
-});
+}) as SendingMapping;
 
-const orderConfirmation: MappingInput = mappingInputSchema.parse({
+const orderConfirmation = mappingInputSchema.parse({
   eventKey: 'orders/create',
   recipients:
     '[body.customer.phone ? body.customer.phone : body.billing_address.phone, "+15550100199"]',
@@ -63,7 +63,7 @@ const orderConfirmation: MappingInput = mappingInputSchema.parse({
       },
     ],
   },
-});
+}) as SendingMapping;
 
 describe('evaluateMapping', () => {
   describe('with the providers sample payloads', () => {
@@ -319,7 +319,7 @@ describe('evaluateMapping', () => {
     });
 
     it('fails a header parameter longer than WhatsApp allows', async () => {
-      const mapping: MappingInput = {
+      const mapping: SendingMapping = {
         ...simple('"ok"'),
         template: {
           ...paymentLink.template,
@@ -622,12 +622,12 @@ describe('matchesEventKey', () => {
 });
 
 function withBody(
-  mapping: MappingInput,
+  mapping: SendingMapping,
   parameters: Extract<
-    MappingInput['template']['components'][number],
+    SendingMapping['template']['components'][number],
     { type: 'body' }
   >['parameters']
-): MappingInput {
+): SendingMapping {
   return {
     ...mapping,
     template: {
@@ -644,3 +644,100 @@ function firstBodyText(outcome: Awaited<ReturnType<typeof evaluateMapping>>) {
 
   return parameter?.type === 'text' ? parameter.text : parameter;
 }
+
+describe('delays and cancellations in a mapping', () => {
+  const sending = {
+    eventKey: 'charge.failed',
+    recipients: '"+15550100142"',
+    template: { name: 'payment_reminder', language: 'en_US', components: [] },
+  };
+  const problemsOf = (input: unknown): string[] => {
+    const result = mappingInputSchema.safeParse(input);
+    return result.success
+      ? []
+      : result.error.issues.map(
+          (issue) => `${issue.path.join('.')}: ${issue.message}`
+        );
+  };
+
+  it('takes a delay of one second to a day', () => {
+    expect(problemsOf({ ...sending, delaySeconds: 1 })).toEqual([]);
+    expect(problemsOf({ ...sending, delaySeconds: 86_400 })).toEqual([]);
+    expect(problemsOf({ ...sending, delaySeconds: 0 })).toHaveLength(1);
+    expect(problemsOf({ ...sending, delaySeconds: 86_401 })).toHaveLength(1);
+    expect(problemsOf({ ...sending, delaySeconds: 1.5 })).toHaveLength(1);
+  });
+
+  it('takes a cancel-only mapping without template or recipients', () => {
+    expect(
+      problemsOf({
+        eventKey: 'payment_intent.succeeded',
+        businessKey: 'body.data.object.id',
+        cancels: ['payment-failed-reminder'],
+      })
+    ).toEqual([]);
+  });
+
+  it('takes a mapping that both sends and cancels', () => {
+    expect(
+      problemsOf({
+        ...sending,
+        businessKey: 'body.data.object.id',
+        cancels: ['payment-failed-reminder'],
+      })
+    ).toEqual([]);
+  });
+
+  it('says what a mapping is missing', () => {
+    expect(problemsOf({ eventKey: 'charge.failed' })).toEqual([
+      'template: a mapping sends a template, cancels waiting messages, or both; this one does neither',
+    ]);
+    expect(
+      problemsOf({ eventKey: 'x', cancels: ['reminder'], delaySeconds: 60 })
+    ).toEqual([
+      'delaySeconds: only a mapping that sends a template can be delayed',
+      'businessKey: a mapping that cancels needs a businessKey to find the messages waiting for the same key',
+    ]);
+    expect(problemsOf({ ...sending, recipients: undefined })).toEqual([
+      'recipients: a mapping that sends a template needs recipients',
+    ]);
+    expect(
+      problemsOf({
+        eventKey: 'x',
+        businessKey: 'body.id',
+        cancels: ['no spaces allowed'],
+      })
+    ).toEqual(['cancels.0: is not a mapping id']);
+  });
+
+  it('checks the business key expression', () => {
+    const mapping = mappingInputSchema.parse({
+      ...sending,
+      businessKey: 'body.(',
+    });
+
+    expect(expressionProblems(mapping)).toEqual([
+      expect.stringMatching(/^businessKey: /),
+    ]);
+  });
+
+  it('evaluates the business key of a cancel-only mapping as text', async () => {
+    const mapping = mappingInputSchema.parse({
+      eventKey: 'charge.failed',
+      businessKey: 'body.data.object.amount',
+      cancels: ['reminder'],
+    });
+
+    const outcome = await evaluateMapping(
+      mapping,
+      inputFor('stripe-charge-failed.json', 'stripe')
+    );
+
+    expect(outcome).toEqual({
+      status: 'matched',
+      messages: [],
+      rejected: [],
+      businessKey: expect.stringMatching(/^\d+$/),
+    });
+  });
+});

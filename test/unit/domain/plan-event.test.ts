@@ -118,3 +118,82 @@ describe('planEvent', () => {
     expect(JSON.stringify(plan.trace)).not.toContain('5550100142');
   });
 });
+
+describe('planEvent with delays and cancellations', () => {
+  const reminder = {
+    ...mapping('reminder', 'body.data.object.billing_details.phone'),
+    delaySeconds: 3600,
+    businessKey: 'body.data.object.payment_intent',
+  };
+  const paid = {
+    ...mappingInputSchema.parse({
+      eventKey: 'charge.*',
+      businessKey: 'body.data.object.payment_intent',
+      cancels: ['reminder'],
+    }),
+    mappingId: 'paid',
+    webhookId: 'wh_1',
+    updatedAt: NOW.toISOString(),
+  };
+
+  it('holds a delayed message until the event was accepted plus the delay', async () => {
+    const plan = await planEvent(
+      message,
+      { webhook: webhook('active'), mappings: [reminder] },
+      NOW
+    );
+
+    expect(plan.messages).toEqual([]);
+    expect(plan.delayed).toHaveLength(1);
+    expect(plan.delayed[0]).toMatchObject({
+      dueAt: '2026-12-03T10:59:59.000Z',
+      message: {
+        mappingId: 'reminder',
+        messageKey: messageKey('ev_1', 'reminder', '+15550100142'),
+      },
+    });
+    expect(plan.delayed[0]?.key.sk).toMatch(/^reminder#/);
+    expect(plan.trace.map((r) => [r.stage, r.until])).toEqual([
+      ['received', undefined],
+      ['matched', undefined],
+      ['delayed', '2026-12-03T10:59:59.000Z'],
+    ]);
+  });
+
+  it('asks to cancel by the business key and sends nothing for a cancel-only mapping', async () => {
+    const plan = await planEvent(
+      message,
+      { webhook: webhook('active'), mappings: [paid] },
+      NOW
+    );
+
+    expect(plan.messages).toEqual([]);
+    expect(plan.delayed).toEqual([]);
+    expect(plan.cancellations).toEqual([
+      {
+        mappingId: 'paid',
+        cancels: ['reminder'],
+        businessKey: 'pi_000000000000000000000000',
+      },
+    ]);
+    expect(plan.trace.map((r) => r.stage)).toEqual(['received', 'matched']);
+  });
+
+  it('fails a mapping whose business key comes out empty', async () => {
+    const plan = await planEvent(
+      message,
+      {
+        webhook: webhook('active'),
+        mappings: [{ ...paid, businessKey: 'body.nothing' }],
+      },
+      NOW
+    );
+
+    expect(plan.cancellations).toEqual([]);
+    expect(plan.trace.at(-1)).toMatchObject({
+      stage: 'failed',
+      code: 'mapping_failed',
+      reason: 'businessKey is empty',
+    });
+  });
+});
