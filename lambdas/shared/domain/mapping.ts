@@ -334,7 +334,9 @@ const planMessages = async (
   defaultCountry?: string
 ): Promise<MappingOutcome> => {
   const raw = await evaluate(mapping.recipients, input);
-  const values = (Array.isArray(raw) ? raw.flat(Infinity) : [raw]) as unknown[];
+  // Recipients take a list; an empty one is a missing recipient.
+  const listed = Array.isArray(raw) ? raw.flat(Infinity) : [raw];
+  const values = (listed.length === 0 ? [undefined] : listed) as unknown[];
   const recipients = new Set<string>();
   const rejected: { raw: string; reason: string }[] = [];
   for (const value of values) {
@@ -570,19 +572,37 @@ const parameterText = async (
   parameter: { readonly value: string; readonly fallback?: string },
   input: EvaluationInput
 ): Promise<string | { problem: string }> => {
-  const value = await evaluate(parameter.value, input);
+  const value = single(await evaluate(parameter.value, input));
+  if (Array.isArray(value)) {
+    return {
+      problem: `matches ${value.length} values; join them ($join(..., ", ")) or pick one ([0])`,
+    };
+  }
+  if (typeof value === 'object' && value !== null) {
+    return { problem: 'is an object, not text; pick one of its fields' };
+  }
   const rendered = renderValue(value);
   const text = rendered === undefined ? '' : sanitiseParameter(rendered);
   if (text !== '') return text;
   const fallback = parameter.fallback && sanitiseParameter(parameter.fallback);
   if (fallback) return fallback;
-  const isStructure = typeof value === 'object' && value !== null;
 
-  return {
-    problem: isStructure
-      ? 'is a list or object, not text, and has no fallback'
-      : 'is empty and has no fallback',
-  };
+  return { problem: 'is empty and has no fallback' };
+};
+
+/**
+ * A path that matches one item gives that item; one that matches none
+ * gives nothing (the fallback applies); one that matches several gives
+ * the list, which a text value refuses rather than picking one silently.
+ */
+const single = (value: unknown): unknown => {
+  if (!Array.isArray(value)) return value;
+  const items = value
+    .flat(Number.POSITIVE_INFINITY)
+    .filter((item) => item !== null && item !== undefined);
+  if (items.length === 0) return undefined;
+
+  return items.length === 1 ? items[0] : items;
 };
 
 const toComponent = (

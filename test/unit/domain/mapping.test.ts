@@ -269,16 +269,6 @@ describe('evaluateMapping', () => {
       expect(firstBodyText(outcome)).toBe('customer');
     });
 
-    it('says when a value is a structure rather than text', async () => {
-      const outcome = await evaluateMapping(simple('body'), input);
-
-      expect(outcome).toEqual({
-        status: 'failed',
-        reason:
-          'body parameter 1 is a list or object, not text, and has no fallback',
-      });
-    });
-
     it('masks phone numbers quoted in an expression error', async () => {
       const outcome = await evaluateMapping(
         simple('$number("+15550107777x")'),
@@ -334,6 +324,139 @@ describe('evaluateMapping', () => {
       expect(outcome).toEqual({
         status: 'failed',
         reason: 'header parameter 1 has 61 characters; a header allows 60',
+      });
+    });
+
+    it('fails a value that matches several items, even with a fallback', async () => {
+      const outcome = await evaluateMapping(
+        simple('body.items.title', 'your items'),
+        { ...input, body: { items: [{ title: 'Tea' }, { title: 'Cups' }] } }
+      );
+
+      expect(outcome).toEqual({
+        status: 'failed',
+        reason:
+          'body parameter 1 matches 2 values; join them ($join(..., ", ")) or pick one ([0])',
+      });
+    });
+
+    it('takes the one item a path matches, and a list joined explicitly', async () => {
+      const one = await evaluateMapping(simple('body.items.title'), {
+        ...input,
+        body: { items: [{ title: 'Tea' }] },
+      });
+      const joined = await evaluateMapping(
+        simple('$join(body.items.title, ", ")'),
+        { ...input, body: { items: [{ title: 'Tea' }, { title: 'Cups' }] } }
+      );
+
+      expect(firstBodyText(one)).toBe('Tea');
+      expect(firstBodyText(joined)).toBe('Tea, Cups');
+    });
+
+    it('uses the fallback when a path matches no item', async () => {
+      const outcome = await evaluateMapping(
+        simple('body.items.title', 'your items'),
+        { ...input, body: { items: [] } }
+      );
+
+      expect(firstBodyText(outcome)).toBe('your items');
+    });
+
+    it('says an object is not text, even with a fallback', async () => {
+      const outcome = await evaluateMapping(simple('body', 'x'), input);
+
+      expect(outcome).toEqual({
+        status: 'failed',
+        reason:
+          'body parameter 1 is an object, not text; pick one of its fields',
+      });
+    });
+
+    it.each([
+      ['"   "'],
+      ['"\n\t"'],
+      ['"\u200b"'],
+      ['null'],
+      ['[]'],
+      ['[null]'],
+    ])('never sends %s as empty text', async (value) => {
+      const withFallback = await evaluateMapping(simple(value, 'n/a'), input);
+      const without = await evaluateMapping(simple(value), input);
+
+      expect(firstBodyText(withFallback)).toBe('n/a');
+      expect(without).toEqual({
+        status: 'failed',
+        reason: 'body parameter 1 is empty and has no fallback',
+      });
+    });
+
+    it('keeps payload integers beyond 2^53 exact in text', async () => {
+      const body = parseJsonExact(
+        '{"id": 12345678901234567890, "n": 9007199254740993}'
+      );
+
+      const outcome = await evaluateMapping(
+        simple("body.id & ' ' & $string(body.n)"),
+        { ...input, body }
+      );
+
+      expect(firstBodyText(outcome)).toBe(
+        '12345678901234567890 9007199254740993'
+      );
+    });
+
+    it('records a recipient list that comes out empty', async () => {
+      const mapping = { ...simple('"x"'), recipients: 'body.phones' };
+
+      const outcome = await evaluateMapping(mapping, {
+        ...input,
+        body: { phones: [] },
+      });
+
+      expect(outcome).toEqual({
+        status: 'matched',
+        messages: [],
+        rejected: [{ raw: '', reason: 'recipient is missing' }],
+      });
+    });
+
+    it('sends once to each recipient a path matches, duplicates merged', async () => {
+      const mapping = { ...simple('"x"'), recipients: 'body.items.phone' };
+      const items = ['+1 555 010 0142', '(555) 010-0143', '+15550100142'];
+
+      const outcome = await evaluateMapping(
+        mapping,
+        { ...input, body: { items: items.map((phone) => ({ phone })) } },
+        'US'
+      );
+
+      expect(
+        outcome.status === 'matched' && outcome.messages.map((m) => m.recipient)
+      ).toEqual(['+15550100142', '+15550100143']);
+    });
+
+    it('fails an expression that runs too long, naming the time box', async () => {
+      const outcome = await evaluateMapping(
+        simple('$count([1..5000].($x := $; [1..5000].($ * $x)))'),
+        input
+      );
+
+      expect(outcome).toMatchObject({
+        status: 'failed',
+        reason: expect.stringMatching(/^expression failed: D1012/),
+      });
+    });
+
+    it('fails an expression that builds a huge list', async () => {
+      const outcome = await evaluateMapping(
+        simple('$count([1..100000000])'),
+        input
+      );
+
+      expect(outcome).toMatchObject({
+        status: 'failed',
+        reason: expect.stringMatching(/^expression failed: D20(14|15)/),
       });
     });
 
