@@ -335,6 +335,7 @@ const planMessages = async (
 ): Promise<MappingOutcome> => {
   const raw = await evaluate(mapping.recipients, input);
   // Recipients take a list; an empty one is a missing recipient.
+  // LIMITATION: JSONata leaves a path that matches nothing out of a list such as `[body.phone, "+15550100199"]`, so only a null element, not an absent field, is recorded as missing.
   const listed = Array.isArray(raw) ? raw.flat(Infinity) : [raw];
   const values = (listed.length === 0 ? [undefined] : listed) as unknown[];
   const recipients = new Set<string>();

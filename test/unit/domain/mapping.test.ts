@@ -10,6 +10,7 @@ import {
   mappingInputSchema,
   matchesEventKey,
 } from '../../../lambdas/shared/domain/mapping.js';
+import { ORDER_CONFIRMATION, PAYMENT_LINK } from '../../../local/examples.js';
 import { payload } from '../../fixtures/payloads.js';
 
 const inputFor = (file: string, provider: string): EvaluationInput => ({
@@ -18,52 +19,10 @@ const inputFor = (file: string, provider: string): EvaluationInput => ({
   webhook: { webhookId: 'wh_test', name: 'Test', provider },
 });
 
-const paymentLink: MappingInput = mappingInputSchema.parse({
-  eventKey: 'charge.failed',
-  recipients: 'body.data.object.billing_details.phone',
-  template: {
-    name: 'payment_link',
-    language: 'en_US',
-    components: [
-      {
-        type: 'body',
-        parameters: [
-          {
-            value:
-              "$formatNumber(body.data.object.amount / 100, '#,##0.00') & ' ' & $uppercase(body.data.object.currency)",
-          },
-          { value: 'body.data.object.failure_message' },
-        ],
-      },
-      {
-        type: 'button',
-        subType: 'url',
-        index: 0,
-        parameters: [{ value: "'pay/' & body.data.object.payment_intent" }],
-      },
-    ],
-  },
-});
+const paymentLink: MappingInput = mappingInputSchema.parse(PAYMENT_LINK);
 
-const orderConfirmation: MappingInput = mappingInputSchema.parse({
-  eventKey: 'orders/create',
-  recipients:
-    '[body.customer.phone ? body.customer.phone : body.billing_address.phone, "+15550100199"]',
-  template: {
-    name: 'order_confirmation',
-    language: 'en_US',
-    components: [
-      {
-        type: 'body',
-        parameters: [
-          { value: 'body.customer.first_name', fallback: 'there' },
-          { value: 'body.name' },
-          { value: "body.total_price & ' ' & body.currency" },
-        ],
-      },
-    ],
-  },
-});
+const orderConfirmation: MappingInput =
+  mappingInputSchema.parse(ORDER_CONFIRMATION);
 
 describe('evaluateMapping', () => {
   describe('with the providers sample payloads', () => {
@@ -102,7 +61,10 @@ describe('evaluateMapping', () => {
                     sub_type: 'url',
                     index: '0',
                     parameters: [
-                      { type: 'text', text: 'pay/pi_000000000000000000000000' },
+                      {
+                        type: 'text',
+                        text: 'checkout/pi_000000000000000000000000',
+                      },
                     ],
                   },
                 ],
