@@ -95,7 +95,10 @@ export const PAYMENT_LINK = paymentLink({
   checkoutPath: "'checkout/' & body.data.object.payment_intent",
 });
 
-/** Shopify `orders/updated`, once the order is fulfilled. */
+/**
+ * Shopify `orders/updated`, once the order is fulfilled.
+ * LIMITATION: a condition sees the order as it is, not what changed, so every later update of a fulfilled order sends again.
+ */
 export const SHOPIFY_FULFILMENT = bodyOnly(
   {
     eventKey: 'orders/updated',
@@ -199,6 +202,8 @@ export interface WorkedExample {
     readonly provider: ProviderId;
     readonly defaultCountry: string;
   };
+  /** What an admin should know before copying the mapping. */
+  readonly caveat?: string;
   readonly mappingId: string;
   readonly mapping: object;
   readonly eventKey: string;
@@ -215,6 +220,12 @@ export const WORKED_EXAMPLES: readonly WorkedExample[] = [
       'set to `fulfilled` and a reachable shipping phone, since the sample ' +
       'only has `555-555-SHIP`.',
     webhook: { name: 'Shop', provider: 'shopify', defaultCountry: 'US' },
+    caveat:
+      'Shopify sends `orders/updated` for every change to an order, and the ' +
+      'condition sees only the order as it is now: a fulfilled order that is ' +
+      'edited later (a note, a tag) matches again and sends again. Map ' +
+      "Shopify's `orders/fulfilled` topic instead when one message per " +
+      'fulfilment matters more than covering partial fulfilments.',
     mappingId: 'order-fulfilled',
     mapping: SHOPIFY_FULFILMENT,
     eventKey: 'orders/updated',
@@ -238,6 +249,10 @@ export const WORKED_EXAMPLES: readonly WorkedExample[] = [
       provider: 'woocommerce',
       defaultCountry: 'US',
     },
+    caveat:
+      'WooCommerce sends `order.updated` on every save of the order, and the ' +
+      'condition sees only its current status: saving a completed order ' +
+      'again (a note, a refund line) matches again and sends again.',
     mappingId: 'order-status',
     mapping: WOOCOMMERCE_STATUS,
     eventKey: 'order.updated',
