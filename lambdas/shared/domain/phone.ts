@@ -6,8 +6,8 @@ import {
 
 /** A `tel:` link's scheme (RFC 3966), as CRMs store numbers. */
 const TEL_LINK = /^tel:/i;
-/** A leading plus, also the full-width one of CJK keyboards. */
-const PLUS = /^[+\uff0b]/;
+/** A leading plus, also in brackets: `(+91) 98765 43210`. */
+const PLUS = /^\(?\+/;
 /** E.164: a country code and at most 15 digits in all. */
 const E164 = /^\+[1-9]\d{6,14}$/;
 
@@ -35,7 +35,10 @@ export const normalisePhone = (
   if (typeof raw !== 'string' && typeof raw !== 'number') {
     return { ok: false, reason: `recipient is ${typeName(raw)}, not text` };
   }
-  const text = String(raw).trim().replace(TEL_LINK, '').replace(PLUS, '+');
+  const text = String(raw)
+    .trim()
+    .replace(TEL_LINK, '')
+    .replace(/\uff0b/g, '+');
   if (text === '') return { ok: false, reason: 'recipient is empty' };
   const international = PLUS.test(text);
   const country = toCountry(defaultCountry);
@@ -52,6 +55,7 @@ export const normalisePhone = (
   );
   if (
     parsed === undefined ||
+    isSentence(text) ||
     !parsed.isPossible() ||
     !E164.test(parsed.number) ||
     !isStable(parsed.number)
@@ -61,6 +65,16 @@ export const normalisePhone = (
 
   return { ok: true, e164: parsed.number };
 };
+
+/** An extension at the end (`ext. 12`, `x12`, `;ext=12`), which is allowed. */
+const EXTENSION = /\s*(?:;ext=|ext\.?|extension|x|#)\s*\d+\s*$/i;
+
+/**
+ * True for text with words in it: the number would be picked out of a
+ * sentence ("call me on ..."), which is a guess.
+ */
+const isSentence = (text: string): boolean =>
+  /\p{L}/u.test(text.replace(EXTENSION, ''));
 
 /**
  * True when the number reads back as itself. A national number that

@@ -29,6 +29,7 @@ export const renderValue = (value: unknown): string | undefined => {
  * 2^53 from the payload arrive as text and never reach here); fractions
  * rounded to 15 significant digits, so 0.1 + 0.2 is 0.3. Never an
  * exponent: 1e21 is written out.
+ * LIMITATION: a number joined into text inside an expression (`'x' & 1e21`, `$string`) is written by JSONata, in exponent form from 1e21 up and below 1e-6; `$formatNumber` avoids it.
  */
 const renderNumber = (value: number): string | undefined => {
   if (!Number.isFinite(value)) return undefined;

@@ -79,6 +79,8 @@ describe('normalisePhone', () => {
     ['(555) 010.0142', 'US', '+15550100142'],
     ['tel:+1-555-010-0142', undefined, '+15550100142'],
     ['TEL:+15550100142', undefined, '+15550100142'],
+    ['(+91) 98765 43210', undefined, '+919876543210'],
+    ['+91 98765 43210 ext. 12', undefined, '+919876543210'],
     ['\uff0b1 555 010 0142', undefined, '+15550100142'],
     ['+1\u00a0555\u2011010\u20110142', undefined, '+15550100142'],
     // A JSON number field: the digits as typed, so national.
@@ -104,6 +106,8 @@ describe('normalisePhone', () => {
     ['555-555-SHIP', 'recipient is not a possible phone number'],
     ['+1 555', 'recipient is not a possible phone number'],
     ['001 555 010 0142', 'recipient is not a possible phone number'],
+    ['call me on 555 010 0142', 'recipient is not a possible phone number'],
+    ['+15550100142, +15550100143', 'recipient is not a possible phone number'],
     [1e21, 'recipient is not a possible phone number'],
   ])('refuses %j', (raw, reason) => {
     expect(normalisePhone(raw, 'US')).toEqual({ ok: false, reason });
