@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminClient } from '../../local/admin-client.js';
-import { WORKED_EXAMPLES } from '../../local/examples.js';
+import { PAYMENT_LINK, WORKED_EXAMPLES } from '../../local/examples.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
 import {
   type PreviewedExample,
@@ -75,6 +75,14 @@ describe('README worked examples', { timeout: TEST_MS }, () => {
 
   it('has the section word for word as npm run docs:examples writes it', () => {
     expect(readmeSection()).toBe(renderSection(previewed));
+  });
+
+  it('uses the Stripe example in "Try it by hand" too', () => {
+    const readme = readFileSync(README_FILE, 'utf8');
+    const byHand = readme.slice(0, readme.indexOf('## Worked examples'));
+    const [mapping] = jsonBlocks(byHand).mappings;
+
+    expect(mapping).toEqual(PAYMENT_LINK);
   });
 
   it('carries the checkout path on the payment links URL button', () => {

@@ -201,6 +201,9 @@ describe('evaluateMapping', () => {
         empty: '',
         price: 34.629999999999995,
         big: 1e21,
+        tenth: 0.1,
+        fifth: 0.2,
+        unit: 19.99,
       },
       headers: {},
       webhook: { webhookId: 'wh', name: 'n', provider: 'stripe' },
@@ -216,6 +219,9 @@ describe('evaluateMapping', () => {
       ['body.note', 'line one line two tabbed spaced'],
       ['body.price', '34.63'],
       ['body.big', '1000000000000000000000'],
+      ['body.tenth + body.fifth', '0.3'],
+      ['body.unit * 3', '59.97'],
+      ['body.price - 0.63 + 0.001', '34.001'],
     ])('renders %s as %j', async (value, expected) => {
       const outcome = await evaluateMapping(simple(value), input);
 
