@@ -416,6 +416,28 @@ describe('evaluateMapping', () => {
       });
     });
 
+    it('does not count a pause of the process against the time box', async () => {
+      // The first read blocks the thread for 300 ms without using the CPU,
+      // as a busy host or a frozen container would.
+      let paused = false;
+      const body = {
+        get status() {
+          if (!paused) {
+            paused = true;
+            Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+          }
+          return 'paid';
+        },
+      };
+
+      const outcome = await evaluateMapping(
+        simple("'order ' & body.status & ' today'"),
+        { ...input, body }
+      );
+
+      expect(firstBodyText(outcome)).toBe('order paid today');
+    });
+
     it('fails an expression that builds a huge list', async () => {
       const outcome = await evaluateMapping(
         simple('$count([1..100000000])'),
