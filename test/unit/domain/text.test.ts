@@ -57,7 +57,8 @@ const payloadText = fc.string({
       '\u{1f469}\u200d\u{1f4bb}',
       'é'
     ),
-    fc.string({ unit: 'grapheme', maxLength: 3 })
+    fc.string({ unit: 'grapheme', maxLength: 3 }),
+    fc.string({ unit: 'binary', maxLength: 3 })
   ),
   maxLength: 40,
 });
