@@ -1,12 +1,17 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdminClient } from './admin-client.js';
+import { ORDER_CONFIRMATION, PAYMENT_LINK } from './examples.js';
 import { LOCAL_DIR, RUNTIME_FILE } from './paths.js';
 import { startRuntime } from './runtime.js';
 import type { RuntimeFile } from './start.js';
 
-/** The operations number every order confirmation also goes to (fake). */
-export const OPERATIONS_PHONE = '+15550100199';
+export {
+  AMOUNT_WITH_CURRENCY,
+  OPERATIONS_PHONE,
+  ORDER_CONFIRMATION,
+  PAYMENT_LINK,
+} from './examples.js';
 
 /** Where the demo talks to: a running `npm start`, or its own runtime. */
 export interface DemoTarget {
@@ -121,69 +126,4 @@ export const configureWebhooks = async (
   await admin.activate(stripe.webhook.webhookId);
 
   return { shopify, stripe };
-};
-
-/**
- * `orders/create` → `order_confirmation`, to the customer's phone (or the
- * billing phone when the customer has none) and to operations.
- */
-export const ORDER_CONFIRMATION = {
-  eventKey: 'orders/create',
-  recipients: [
-    '[',
-    'body.customer.phone ? body.customer.phone : body.billing_address.phone,',
-    `"${OPERATIONS_PHONE}"`,
-    ']',
-  ].join(' '),
-  template: {
-    name: 'order_confirmation',
-    language: 'en_US',
-    components: [
-      {
-        type: 'body',
-        parameters: [
-          { value: 'body.customer.first_name', fallback: 'there' },
-          { value: 'body.name' },
-          { value: "body.total_price & ' ' & body.currency" },
-        ],
-      },
-    ],
-  },
-};
-
-/** `2000` and `usd` become `20.00 USD`. */
-export const AMOUNT_WITH_CURRENCY = [
-  "$formatNumber(body.data.object.amount / 100, '#,##0.00')",
-  "& ' ' &",
-  '$uppercase(body.data.object.currency)',
-].join(' ');
-
-/** `charge.failed` → `payment_link`, with the checkout path on the button. */
-export const PAYMENT_LINK = {
-  eventKey: 'charge.failed',
-  recipients: 'body.data.object.billing_details.phone',
-  template: {
-    name: 'payment_link',
-    language: 'en_US',
-    components: [
-      {
-        type: 'body',
-        parameters: [
-          { value: AMOUNT_WITH_CURRENCY },
-          {
-            value: 'body.data.object.failure_message',
-            fallback: 'The payment was declined.',
-          },
-        ],
-      },
-      {
-        type: 'button',
-        subType: 'url',
-        index: 0,
-        parameters: [
-          { value: "'checkout/' & body.data.object.payment_intent" },
-        ],
-      },
-    ],
-  },
 };

@@ -22,6 +22,7 @@ import { optionalEnv } from '../shared/config.js';
 import { captureBody } from '../shared/domain/capture.js';
 import { checkMapping } from '../shared/domain/contract.js';
 import { NotFoundError, ValidationError } from '../shared/domain/errors.js';
+import { parseJsonExact } from '../shared/domain/json.js';
 import {
   evaluateMapping,
   expressionProblems,
@@ -68,10 +69,9 @@ const readBody = <S extends z.ZodType>(
     ? Buffer.from(event.body ?? '', 'base64').toString('utf8')
     : (event.body ?? '');
   const text = raw.trim() === '' && emptyAs !== undefined ? emptyAs : raw;
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
+  // Exact: a previewed payload keeps its integers beyond 2^53, as events do.
+  const json = parseJsonExact(text);
+  if (json === undefined) {
     throw new ValidationError('invalid_json', 'The body is not valid JSON.');
   }
   const result = schema.safeParse(json);

@@ -302,6 +302,63 @@ describe('mappings against the approved templates', {
     });
   });
 
+  it('previews a supplied payload with its integers beyond 2^53 exact', async () => {
+    // Arrange: a raw body, since JSON.stringify cannot write such a number.
+    const webhookId = await newWebhook();
+    const mapping = {
+      ...PAYMENT_LINK,
+      template: {
+        ...PAYMENT_LINK.template,
+        components: [
+          PAYMENT_LINK.template.components[0],
+          {
+            type: 'button',
+            subType: 'url',
+            index: 0,
+            parameters: [{ value: "'orders/' & body.order_id" }],
+          },
+        ],
+      },
+    };
+    const body = JSON.stringify(stripeBody()).replace(
+      /^\{/,
+      '{"order_id":820982911946154508,'
+    );
+    const raw = `{"mapping":${JSON.stringify(mapping)},"payload":{"body":${body}}}`;
+
+    // Act
+    const answer = await fetch(
+      `${runtime.apiUrl}/admin/webhooks/${webhookId}/mappings/orders/preview`,
+      {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: raw,
+      }
+    );
+
+    // Assert
+    expect(answer.status).toBe(200);
+    expect(await answer.json()).toMatchObject({
+      status: 'matched',
+      messages: [
+        {
+          request: {
+            template: {
+              components: [
+                expect.anything(),
+                {
+                  parameters: [
+                    { type: 'text', text: 'orders/820982911946154508' },
+                  ],
+                },
+              ],
+            },
+          },
+        },
+      ],
+    });
+  });
+
   it('says when there is no captured payload to preview against', async () => {
     // Arrange
     const webhookId = await newWebhook();

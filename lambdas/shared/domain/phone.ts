@@ -4,6 +4,13 @@ import {
   parsePhoneNumberFromString,
 } from 'libphonenumber-js';
 
+/** A `tel:` link's scheme (RFC 3966), as CRMs store numbers. */
+const TEL_LINK = /^tel:/i;
+/** A leading plus, also in brackets: `(+91) 98765 43210`. */
+const PLUS = /^\(?\+/;
+/** E.164: a country code and at most 15 digits in all. */
+const E164 = /^\+[1-9]\d{6,14}$/;
+
 export type PhoneResult =
   | { readonly ok: true; readonly e164: string }
   | { readonly ok: false; readonly reason: string };
@@ -13,7 +20,10 @@ export type PhoneResult =
  * country code needs the webhook's default country: it is never guessed.
  * The check is on length per country, not on number ranges, so WhatsApp
  * stays the judge of reachability (it answers 131026) and newly opened
- * ranges are not refused on stale metadata.
+ * ranges are not refused on stale metadata. A number without a plus is
+ * read as the default country dials it: its international prefix (`00`,
+ * `011`, `810`, ...) or trunk `0` and national number; a JSON number is
+ * such a number too, since it cannot carry a plus.
  */
 export const normalisePhone = (
   raw: unknown,
@@ -25,9 +35,12 @@ export const normalisePhone = (
   if (typeof raw !== 'string' && typeof raw !== 'number') {
     return { ok: false, reason: `recipient is ${typeName(raw)}, not text` };
   }
-  const text = String(raw).trim();
+  const text = String(raw)
+    .trim()
+    .replace(TEL_LINK, '')
+    .replace(/\uff0b/g, '+');
   if (text === '') return { ok: false, reason: 'recipient is empty' };
-  const international = text.startsWith('+');
+  const international = PLUS.test(text);
   const country = toCountry(defaultCountry);
   if (!international && country === undefined) {
     return {
@@ -40,12 +53,36 @@ export const normalisePhone = (
     text,
     country ? { defaultCountry: country } : undefined
   );
-  if (parsed === undefined || !parsed.isPossible()) {
+  if (
+    parsed === undefined ||
+    isSentence(text) ||
+    !parsed.isPossible() ||
+    !E164.test(parsed.number) ||
+    !isStable(parsed.number)
+  ) {
     return { ok: false, reason: 'recipient is not a possible phone number' };
   }
 
   return { ok: true, e164: parsed.number };
 };
+
+/** An extension at the end (`ext. 12`, `x12`, `;ext=12`), which is allowed. */
+const EXTENSION = /\s*(?:;ext=|ext\.?|extension|x|#)\s*\d+\s*$/i;
+
+/**
+ * True for text with words in it: the number would be picked out of a
+ * sentence ("call me on ..."), which is a guess.
+ */
+const isSentence = (text: string): boolean =>
+  /\p{L}/u.test(text.replace(EXTENSION, ''));
+
+/**
+ * True when the number reads back as itself. A national number that
+ * starts with the country's trunk digits (`0000000000` in Brazil) becomes
+ * an E.164 form that reads back shorter: it was never a real number.
+ */
+const isStable = (e164: string): boolean =>
+  parsePhoneNumberFromString(e164)?.number === e164;
 
 const typeName = (value: unknown): string => {
   if (Array.isArray(value)) return 'a list';

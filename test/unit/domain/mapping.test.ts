@@ -10,6 +10,7 @@ import {
   matchesEventKey,
   type SendingMapping,
 } from '../../../lambdas/shared/domain/mapping.js';
+import { ORDER_CONFIRMATION, PAYMENT_LINK } from '../../../local/examples.js';
 import { payload } from '../../fixtures/payloads.js';
 
 const inputFor = (file: string, provider: string): EvaluationInput => ({
@@ -18,52 +19,11 @@ const inputFor = (file: string, provider: string): EvaluationInput => ({
   webhook: { webhookId: 'wh_test', name: 'Test', provider },
 });
 
-const paymentLink = mappingInputSchema.parse({
-  eventKey: 'charge.failed',
-  recipients: 'body.data.object.billing_details.phone',
-  template: {
-    name: 'payment_link',
-    language: 'en_US',
-    components: [
-      {
-        type: 'body',
-        parameters: [
-          {
-            value:
-              "$formatNumber(body.data.object.amount / 100, '#,##0.00') & ' ' & $uppercase(body.data.object.currency)",
-          },
-          { value: 'body.data.object.failure_message' },
-        ],
-      },
-      {
-        type: 'button',
-        subType: 'url',
-        index: 0,
-        parameters: [{ value: "'pay/' & body.data.object.payment_intent" }],
-      },
-    ],
-  },
-}) as SendingMapping;
+const paymentLink = mappingInputSchema.parse(PAYMENT_LINK) as SendingMapping;
 
-const orderConfirmation = mappingInputSchema.parse({
-  eventKey: 'orders/create',
-  recipients:
-    '[body.customer.phone ? body.customer.phone : body.billing_address.phone, "+15550100199"]',
-  template: {
-    name: 'order_confirmation',
-    language: 'en_US',
-    components: [
-      {
-        type: 'body',
-        parameters: [
-          { value: 'body.customer.first_name', fallback: 'there' },
-          { value: 'body.name' },
-          { value: "body.total_price & ' ' & body.currency" },
-        ],
-      },
-    ],
-  },
-}) as SendingMapping;
+const orderConfirmation = mappingInputSchema.parse(
+  ORDER_CONFIRMATION
+) as SendingMapping;
 
 describe('evaluateMapping', () => {
   describe('with the providers sample payloads', () => {
@@ -102,7 +62,10 @@ describe('evaluateMapping', () => {
                     sub_type: 'url',
                     index: '0',
                     parameters: [
-                      { type: 'text', text: 'pay/pi_000000000000000000000000' },
+                      {
+                        type: 'text',
+                        text: 'checkout/pi_000000000000000000000000',
+                      },
                     ],
                   },
                 ],
@@ -239,6 +202,9 @@ describe('evaluateMapping', () => {
         empty: '',
         price: 34.629999999999995,
         big: 1e21,
+        tenth: 0.1,
+        fifth: 0.2,
+        unit: 19.99,
       },
       headers: {},
       webhook: { webhookId: 'wh', name: 'n', provider: 'stripe' },
@@ -250,10 +216,13 @@ describe('evaluateMapping', () => {
 
     it.each([
       ['"a\\u0000b\\u001bc"', 'a b c'],
-      ['"pay\\u202emoc.live\\u200b"', 'pay moc.live'],
+      ['"pay\\u202emoc.live\\u200b"', 'paymoc.live'],
       ['body.note', 'line one line two tabbed spaced'],
       ['body.price', '34.63'],
       ['body.big', '1000000000000000000000'],
+      ['body.tenth + body.fifth', '0.3'],
+      ['body.unit * 3', '59.97'],
+      ['body.price - 0.63 + 0.001', '34.001'],
     ])('renders %s as %j', async (value, expected) => {
       const outcome = await evaluateMapping(simple(value), input);
 
@@ -267,16 +236,6 @@ describe('evaluateMapping', () => {
       );
 
       expect(firstBodyText(outcome)).toBe('customer');
-    });
-
-    it('says when a value is a structure rather than text', async () => {
-      const outcome = await evaluateMapping(simple('body'), input);
-
-      expect(outcome).toEqual({
-        status: 'failed',
-        reason:
-          'body parameter 1 is a list or object, not text, and has no fallback',
-      });
     });
 
     it('masks phone numbers quoted in an expression error', async () => {
@@ -334,6 +293,161 @@ describe('evaluateMapping', () => {
       expect(outcome).toEqual({
         status: 'failed',
         reason: 'header parameter 1 has 61 characters; a header allows 60',
+      });
+    });
+
+    it('fails a value that matches several items, even with a fallback', async () => {
+      const outcome = await evaluateMapping(
+        simple('body.items.title', 'your items'),
+        { ...input, body: { items: [{ title: 'Tea' }, { title: 'Cups' }] } }
+      );
+
+      expect(outcome).toEqual({
+        status: 'failed',
+        reason:
+          'body parameter 1 matches 2 values; join them ($join(..., ", ")) or pick one ([0])',
+      });
+    });
+
+    it('takes the one item a path matches, and a list joined explicitly', async () => {
+      const one = await evaluateMapping(simple('body.items.title'), {
+        ...input,
+        body: { items: [{ title: 'Tea' }] },
+      });
+      const joined = await evaluateMapping(
+        simple('$join(body.items.title, ", ")'),
+        { ...input, body: { items: [{ title: 'Tea' }, { title: 'Cups' }] } }
+      );
+
+      expect(firstBodyText(one)).toBe('Tea');
+      expect(firstBodyText(joined)).toBe('Tea, Cups');
+    });
+
+    it('uses the fallback when a path matches no item', async () => {
+      const outcome = await evaluateMapping(
+        simple('body.items.title', 'your items'),
+        { ...input, body: { items: [] } }
+      );
+
+      expect(firstBodyText(outcome)).toBe('your items');
+    });
+
+    it('says an object is not text, even with a fallback', async () => {
+      const outcome = await evaluateMapping(simple('body', 'x'), input);
+
+      expect(outcome).toEqual({
+        status: 'failed',
+        reason:
+          'body parameter 1 is an object, not text; pick one of its fields',
+      });
+    });
+
+    it.each([
+      ['"   "'],
+      ['"\n\t"'],
+      ['"\u200b"'],
+      ['null'],
+      ['[]'],
+      ['[null]'],
+    ])('never sends %s as empty text', async (value) => {
+      const withFallback = await evaluateMapping(simple(value, 'n/a'), input);
+      const without = await evaluateMapping(simple(value), input);
+
+      expect(firstBodyText(withFallback)).toBe('n/a');
+      expect(without).toEqual({
+        status: 'failed',
+        reason: 'body parameter 1 is empty and has no fallback',
+      });
+    });
+
+    it('keeps payload integers beyond 2^53 exact in text', async () => {
+      const body = parseJsonExact(
+        '{"id": 12345678901234567890, "n": 9007199254740993}'
+      );
+
+      const outcome = await evaluateMapping(
+        simple("body.id & ' ' & $string(body.n)"),
+        { ...input, body }
+      );
+
+      expect(firstBodyText(outcome)).toBe(
+        '12345678901234567890 9007199254740993'
+      );
+    });
+
+    it('records a recipient list that comes out empty', async () => {
+      const mapping = { ...simple('"x"'), recipients: 'body.phones' };
+
+      const outcome = await evaluateMapping(mapping, {
+        ...input,
+        body: { phones: [] },
+      });
+
+      expect(outcome).toEqual({
+        status: 'matched',
+        messages: [],
+        rejected: [{ raw: '', reason: 'recipient is missing' }],
+      });
+    });
+
+    it('sends once to each recipient a path matches, duplicates merged', async () => {
+      const mapping = { ...simple('"x"'), recipients: 'body.items.phone' };
+      const items = ['+1 555 010 0142', '(555) 010-0143', '+15550100142'];
+
+      const outcome = await evaluateMapping(
+        mapping,
+        { ...input, body: { items: items.map((phone) => ({ phone })) } },
+        'US'
+      );
+
+      expect(
+        outcome.status === 'matched' && outcome.messages.map((m) => m.recipient)
+      ).toEqual(['+15550100142', '+15550100143']);
+    });
+
+    it('fails an expression that runs too long, naming the time box', async () => {
+      const outcome = await evaluateMapping(
+        simple('$count([1..5000].($x := $; [1..5000].($ * $x)))'),
+        input
+      );
+
+      expect(outcome).toMatchObject({
+        status: 'failed',
+        reason: expect.stringMatching(/^expression failed: D1012/),
+      });
+    });
+
+    it('does not count a pause of the process against the time box', async () => {
+      // The first read blocks the thread for 300 ms without using the CPU,
+      // as a busy host or a frozen container would.
+      let paused = false;
+      const body = {
+        get status() {
+          if (!paused) {
+            paused = true;
+            Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300);
+          }
+          return 'paid';
+        },
+      };
+
+      const outcome = await evaluateMapping(
+        simple("'order ' & body.status & ' today'"),
+        { ...input, body }
+      );
+
+      expect(firstBodyText(outcome)).toBe('order paid today');
+    });
+
+    it('fails an expression that builds a huge list', async () => {
+      const outcome = await evaluateMapping(
+        simple('$count([1..100000000])'),
+        input
+      );
+
+      expect(outcome).toMatchObject({
+        status: 'failed',
+        reason: expect.stringMatching(/^expression failed: D20(14|15)/),
       });
     });
 

@@ -105,6 +105,46 @@ describe('planEvent', () => {
     ]);
   });
 
+  it('records a runaway mapping and a bad recipient, and still sends the rest', async () => {
+    const runaway = {
+      ...mapping('runaway', '"+15550100143"'),
+      condition: '$count([1..5000].($x := $; [1..5000].($ * $x))) > 0',
+    };
+
+    const plan = await planEvent(
+      message,
+      {
+        webhook: webhook('active'),
+        mappings: [
+          runaway,
+          mapping('no-phone', 'body.data.object.shipping.phone'),
+          mapping('customer', 'body.data.object.billing_details.phone'),
+        ],
+      },
+      NOW
+    );
+
+    expect(plan.messages.map((m) => [m.mappingId, m.recipient])).toEqual([
+      ['customer', '+15550100142'],
+    ]);
+    expect(plan.failures).toBe(2);
+    expect(
+      plan.trace.map((r) => [r.stage, r.mappingId, r.code, r.reason])
+    ).toEqual([
+      ['received', undefined, undefined, undefined],
+      [
+        'failed',
+        'runaway',
+        'mapping_failed',
+        expect.stringMatching(/^expression failed: D1012/),
+      ],
+      ['matched', 'no-phone', undefined, undefined],
+      ['rejected', 'no-phone', 'recipient_invalid', 'recipient is missing'],
+      ['matched', 'customer', undefined, undefined],
+      ['queued', 'customer', undefined, undefined],
+    ]);
+  });
+
   it('keeps phone numbers out of the trace', async () => {
     const plan = await planEvent(
       message,
