@@ -87,8 +87,9 @@ const statusCallbacks = () => {
 
 const banner = (runtime: Runtime, host: string): string => {
   const api = runtime.apiUrl;
+  const width = Math.max(...Routes.map((route) => routeKey(route).length)) + 2;
   const routes = Routes.map(
-    (route) => `    ${routeKey(route).padEnd(56)}${ROUTE_ACCESS[route.auth]}`
+    (route) => `    ${routeKey(route).padEnd(width)}${ROUTE_ACCESS[route.auth]}`
   );
   const whatsApp = runtime.standIn
     ? [
@@ -127,7 +128,7 @@ const banner = (runtime: Runtime, host: string): string => {
     'Try it:',
     `  curl -s -X POST ${api}/admin/webhooks \\`,
     "    -H 'content-type: application/json' \\",
-    `    -d '{"name":"My shop","provider":"shopify","defaultCountry":"US"}'`,
+    `    -d '{"name":"My CRM","provider":"standard-webhooks","defaultCountry":"US"}'`,
     `  curl -s ${api}/admin/webhooks`,
     '  npm run demo    # replays signed Shopify and Stripe events through it',
     '',

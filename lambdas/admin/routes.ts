@@ -19,7 +19,7 @@ import {
 import { readTemplates } from '../shared/adapters/template-source.js';
 import { listEvents, readTrace } from '../shared/adapters/trace-store.js';
 import { optionalEnv } from '../shared/config.js';
-import { captureBody } from '../shared/domain/capture.js';
+import { type CapturedPayload, captureBody } from '../shared/domain/capture.js';
 import { checkMapping } from '../shared/domain/contract.js';
 import { NotFoundError, ValidationError } from '../shared/domain/errors.js';
 import { parseJsonExact } from '../shared/domain/json.js';
@@ -37,7 +37,9 @@ import {
 import type { PayloadRef } from '../shared/domain/messages.js';
 import {
   createWebhookSchema,
+  issuesOwnSecret,
   newWebhook,
+  OWN_SECRET_NEEDED,
   rotateSecret,
   rotateSecretSchema,
   secretProblem,
@@ -356,6 +358,15 @@ const statusRoute =
     return { status: 200, body: { webhook } };
   };
 
+/** A kept body as the admin sees it: JSON, text, or bytes as base64. */
+const capturedBodyView = (capture: CapturedPayload) => {
+  if (capture.bodyOmitted) return { bodyOmitted: capture.bodyOmitted };
+  // Bodies that are not UTF-8 travel as base64; text would garble them.
+  if (capture.bodyEncoding === 'base64') return { bodyBase64: capture.body };
+
+  return { body: captureBody(capture) };
+};
+
 const capturesRoute: Route = async (event) => {
   const { webhook } = await requireWebhook(param(event, 'webhookId'));
   const eventKey = event.queryStringParameters?.eventKey;
@@ -369,9 +380,7 @@ const capturesRoute: Route = async (event) => {
         eventId: capture.eventId,
         receivedAt: capture.receivedAt,
         headers: capture.headers,
-        ...(capture.bodyOmitted
-          ? { bodyOmitted: capture.bodyOmitted }
-          : { body: captureBody(capture) }),
+        ...capturedBodyView(capture),
       })),
     },
   };
@@ -379,8 +388,11 @@ const capturesRoute: Route = async (event) => {
 
 const rotateSecretRoute: Route = async (event) => {
   const { webhook } = await requireWebhook(param(event, 'webhookId'));
-  const input = readBody(event, rotateSecretSchema);
-  const problem = secretProblem(webhook.provider, input.secret);
+  const input = readBody(event, rotateSecretSchema, { emptyAs: '{}' });
+  const problem =
+    input.secret === undefined && issuesOwnSecret(webhook.provider)
+      ? OWN_SECRET_NEEDED
+      : secretProblem(webhook.provider, input.secret);
   if (problem) {
     throw new ValidationError('invalid_request', 'The secret is not usable.', [
       `secret: ${problem}`,
@@ -453,7 +465,10 @@ const getEventRoute: Route = async (event) => {
   const eventId = param(event, 'eventId');
   const records = await readTrace(eventId);
   if (records.length === 0) {
-    throw new NotFoundError('event_not_found', 'No event has this id.');
+    throw new NotFoundError(
+      'event_not_found',
+      'No event has this id yet; an accepted event appears once it is mapped, usually within seconds, longer while its webhook has a backlog.'
+    );
   }
 
   return { status: 200, body: { eventId, records } };

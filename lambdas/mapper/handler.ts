@@ -15,7 +15,11 @@ import {
   type IngestMessage,
   ingestMessageSchema,
 } from '../shared/domain/messages.js';
-import { duplicateTrace, planEvent } from '../shared/domain/plan-event.js';
+import {
+  duplicateTrace,
+  planEvent,
+  unprocessableTrace,
+} from '../shared/domain/plan-event.js';
 import { cancellationTrace } from '../shared/domain/schedule.js';
 import { WebhookStatus } from '../shared/domain/webhook.js';
 import { MetricName, observability } from '../shared/observability.js';
@@ -44,7 +48,11 @@ const readIngestMessage = (record: SQSRecord): IngestMessage => {
  * deduplication ids, conditional records) instead of losing anything.
  */
 const mapEvent = async (message: IngestMessage, now: Date): Promise<void> => {
-  if (message.providerEventId) {
+  const config = await getWebhookWithMappings(message.webhookId);
+  // Only a live webhook claims provider event ids: an event that was only
+  // captured is processed when the provider sends it again after activation.
+  const live = config.webhook?.status === WebhookStatus.Active;
+  if (live && message.providerEventId) {
     const claim = await claimProviderEvent(
       message.webhookId,
       message.providerEventId,
@@ -60,10 +68,8 @@ const mapEvent = async (message: IngestMessage, now: Date): Promise<void> => {
       return;
     }
   }
-  const config = await getWebhookWithMappings(message.webhookId);
   // Only a live webhook's mappings read the body; a capture keeps the
   // reference to a stored one.
-  const live = config.webhook?.status === WebhookStatus.Active;
   const whole = live ? await withWholeBody(message) : message;
   const plan = await planEvent(whole, config, now);
 
@@ -111,10 +117,41 @@ const mapRecord = async (record: SQSRecord): Promise<void> => {
   });
   try {
     await mapEvent(message, new Date());
+  } catch (error) {
+    if (!isPermanent(error)) {
+      logger.error('event mapping failed; it will be retried', {
+        error: error as Error,
+      });
+      throw error;
+    }
+    // Retrying cannot help, and a FIFO group would wait behind it: the
+    // failure is recorded on the event's trace and the message let go.
+    await writeTrace(
+      unprocessableTrace(message, (error as Error).name, new Date())
+    );
+    metrics.addMetric(MetricName.MappingFailed, MetricUnit.Count, 1);
+    logger.error('event cannot be processed', {
+      outcome: 'failed',
+      error_code: 'event_unprocessable',
+      error: error as Error,
+    });
   } finally {
     logger.removeKeys(['event_id', 'webhook_id']);
   }
 };
+
+/**
+ * Errors that the same message meets on every attempt: an item the table
+ * refuses, or a stored body that is gone or not the one accepted.
+ */
+const PERMANENT_ERRORS = new Set([
+  'ValidationException',
+  'NoSuchKey',
+  'PayloadMismatchError',
+]);
+
+const isPermanent = (error: unknown): boolean =>
+  error instanceof Error && PERMANENT_ERRORS.has(error.name);
 
 export const handler = middy((event: SQSEvent, context: Context) =>
   processFifoBatch(event, context, mapRecord)

@@ -328,6 +328,144 @@ describe('local pipeline', { timeout: TEST_MS }, () => {
     expect(await admin.listEvents(webhookId)).toEqual([]);
   });
 
+  it('processes an event whose provider id is longer than a table key allows', async () => {
+    // Arrange: 3,000 characters, beyond DynamoDB's 2,048-byte partition key.
+    const admin = adminClient(runtime.apiUrl);
+    const webhookId = await stripeWebhook();
+    const event = stripeEvent();
+    event.id = `evt_${'x'.repeat(3_000)}`;
+    const body = Buffer.from(JSON.stringify(event));
+
+    // Act
+    const first = await deliver(
+      runtime.apiUrl,
+      webhookId,
+      stripeDelivery({ body, secret })
+    );
+    const again = await deliver(
+      runtime.apiUrl,
+      webhookId,
+      stripeDelivery({ body, secret })
+    );
+    const stages = await Promise.all(
+      [first, again].map((answer) => settledStages(admin, answer))
+    );
+
+    // Assert
+    expect(stages[0]).toEqual(['received', 'matched', 'queued', 'sent']);
+    expect(stages[1]).toEqual(['received', 'duplicate']);
+  });
+
+  it('sends an event that was only captured when it comes again after activation', async () => {
+    // Arrange
+    const admin = adminClient(runtime.apiUrl);
+    const { webhook } = await admin.createWebhook({
+      name: 'Stripe, going live',
+      provider: 'stripe',
+      secret,
+    });
+    await admin.putMapping(webhook.webhookId, 'payment-link', PAYMENT_LINK);
+    const event = stripeEvent();
+    event.id = `evt_capture_then_live_${Date.now()}`;
+    const body = Buffer.from(JSON.stringify(event));
+    const captured = await deliver(
+      runtime.apiUrl,
+      webhook.webhookId,
+      stripeDelivery({ body, secret })
+    );
+    const capturedStages = await settledStages(admin, captured, 'captured');
+
+    // Act
+    await admin.activate(webhook.webhookId);
+    const live = await deliver(
+      runtime.apiUrl,
+      webhook.webhookId,
+      stripeDelivery({ body, secret })
+    );
+
+    // Assert
+    expect(capturedStages).toEqual(['received', 'captured']);
+    expect(await settledStages(admin, live)).toEqual([
+      'received',
+      'matched',
+      'queued',
+      'sent',
+    ]);
+  });
+
+  it('keeps the captures of one event key apart from keys that extend it', async () => {
+    // Arrange
+    const admin = adminClient(runtime.apiUrl);
+    const { webhook } = await admin.createWebhook({
+      name: 'Stripe, capturing keys',
+      provider: 'stripe',
+      secret,
+    });
+    const answers = [];
+
+    // Act
+    for (const type of ['charge.failed', 'charge.failed#2027', 'charge']) {
+      const event = stripeEvent();
+      event.type = type;
+      const answer = await deliver(
+        runtime.apiUrl,
+        webhook.webhookId,
+        stripeDelivery({ body: Buffer.from(JSON.stringify(event)), secret })
+      );
+      await settledStages(admin, answer, 'captured');
+      answers.push(answer);
+    }
+    const listed = await fetch(
+      `${runtime.apiUrl}/admin/webhooks/${webhook.webhookId}/captures?eventKey=charge.failed`
+    );
+
+    // Assert
+    const { captures } = (await listed.json()) as {
+      captures: { eventKey: string }[];
+    };
+    expect(captures.map((capture) => capture.eventKey)).toEqual([
+      'charge.failed',
+    ]);
+  });
+
+  it('refuses to generate a secret on rotation for a provider that issues its own', async () => {
+    // Arrange
+    const webhookId = await stripeWebhook();
+
+    // Act
+    const answer = await fetch(
+      `${runtime.apiUrl}/admin/webhooks/${webhookId}/rotate-secret`,
+      { method: 'POST' }
+    );
+
+    // Assert
+    expect(answer.status).toBe(400);
+    expect(await answer.json()).toMatchObject({
+      code: 'invalid_request',
+      details: [expect.stringContaining('paste it as secret')],
+    });
+  });
+
+  it('verifies a body that is not UTF-8 over its exact bytes', async () => {
+    // Arrange: Latin-1 JSON, sent as application/json.
+    const webhookId = await stripeWebhook();
+    const event = stripeEvent();
+    event.data.object.failure_message = 'Carte refusée';
+    event.id = `evt_latin1_${Date.now()}`;
+    const body = Buffer.from(JSON.stringify(event), 'latin1');
+
+    // Act
+    const answer = await deliver(
+      runtime.apiUrl,
+      webhookId,
+      stripeDelivery({ body, secret })
+    );
+
+    // Assert
+    expect(body.includes(Buffer.from('é'))).toBe(false);
+    expect(answer.status).toBe(202);
+  });
+
   it('keeps what an inactive webhook receives and sends nothing', async () => {
     // Arrange
     const admin = adminClient(runtime.apiUrl);
@@ -558,4 +696,30 @@ const largeBody = (minBytes: number): Buffer => {
   };
 
   return Buffer.from(JSON.stringify(event));
+};
+
+/** A fresh copy of the Stripe sample event, to change before signing. */
+const stripeEvent = () =>
+  JSON.parse(readFixture('stripe-charge-failed.json').toString('utf8'));
+
+/** The stages of an accepted event's trace once it settles (or reaches `until`). */
+const settledStages = async (
+  admin: ReturnType<typeof adminClient>,
+  answer: { body: unknown },
+  until?: string
+): Promise<string[]> => {
+  const eventId = (answer.body as { eventId: string }).eventId;
+  const records = await waitFor(
+    async () => {
+      const found = await admin.readEvent(eventId);
+      if (!found) return undefined;
+      const done = until
+        ? found.some((record) => record.stage === until)
+        : isTraceSettled(found);
+      return done ? found : undefined;
+    },
+    { ...SETTLE, what: `event ${eventId} to settle` }
+  );
+
+  return records.map((record) => record.stage);
 };

@@ -9,6 +9,7 @@ import {
   CAPTURES_PER_EVENT_KEY,
   type CapturedPayload,
 } from '../domain/capture.js';
+import { keyHash } from '../domain/messages.js';
 import { dynamo } from './clients.js';
 
 /**
@@ -17,7 +18,8 @@ import { dynamo } from './clients.js';
  */
 const table = () => requireEnv(Env.LogTable);
 const capturePk = (webhookId: string) => `CAPTURE#${webhookId}`;
-const keyPrefix = (eventKey: string) => `${eventKey}#`;
+// Hashed, so `a` never lists the captures of `a#b` and any length fits.
+const keyPrefix = (eventKey: string) => `${keyHash(eventKey)}#`;
 
 type Item = Record<string, unknown>;
 

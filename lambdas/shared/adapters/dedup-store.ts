@@ -1,7 +1,7 @@
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { Env } from '../../../lib/definitions.js';
 import { requireEnv } from '../config.js';
-import { DUPLICATE_WINDOW_SECONDS } from '../domain/messages.js';
+import { DUPLICATE_WINDOW_SECONDS, keyHash } from '../domain/messages.js';
 import { dynamo } from './clients.js';
 
 export type Claim =
@@ -19,7 +19,10 @@ export const claimProviderEvent = async (
   eventId: string,
   now: Date
 ): Promise<Claim> => {
-  const key = { pk: `DEDUP#${webhookId}#${providerEventId}`, sk: 'DEDUP' };
+  const key = {
+    pk: `DEDUP#${webhookId}#${keyHash(providerEventId)}`,
+    sk: 'DEDUP',
+  };
   try {
     await dynamo.send(
       new PutCommand({

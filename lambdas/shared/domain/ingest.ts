@@ -1,4 +1,4 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import type { HeaderMap } from './http.js';
 import { findHeader, normaliseHeaders } from './http.js';
 import { parseJsonExact } from './json.js';
@@ -58,7 +58,11 @@ export const reject = (
 
 /** 405 for a method the URL does not take, naming those it does. */
 export const methodNotAllowed = (allow: string): Rejection => ({
-  ...reject(405, 'method_not_allowed', `This URL takes ${allow} requests.`),
+  ...reject(
+    405,
+    'method_not_allowed',
+    `This URL takes ${allow.replace(', ', ' or ')} requests.`
+  ),
   allow,
 });
 
@@ -155,6 +159,9 @@ const answerChallenge = (
   secret: SecretRecord
 ): IngestDecision => answerSubscription(request.query, secret.verifyToken);
 
+const digest = (text: string): Buffer =>
+  createHash('sha256').update(text).digest();
+
 /**
  * Meta's GET subscription challenge: answered with `hub.challenge` only
  * when `hub.mode` is `subscribe` and `hub.verify_token` is the expected
@@ -167,10 +174,10 @@ export const answerSubscription = (
   const token = query['hub.verify_token'] ?? '';
   const challenge = query['hub.challenge'] ?? '';
   const expected = verifyToken ?? '';
+  // Compared as fixed-length digests: equal time whatever the lengths,
+  // and no error for tokens of the same characters but other bytes.
   const tokenMatches =
-    expected !== '' &&
-    token.length === expected.length &&
-    timingSafeEqual(Buffer.from(token), Buffer.from(expected));
+    expected !== '' && timingSafeEqual(digest(token), digest(expected));
   if (query['hub.mode'] !== 'subscribe' || !tokenMatches || challenge === '') {
     return reject(
       403,

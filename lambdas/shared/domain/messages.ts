@@ -162,6 +162,13 @@ export const messageKey = (
   recipient: string
 ): string => sha256(`${eventId}\n${mappingId}\n${recipient}`);
 
+/**
+ * A provider's text (an event id, an event key) as part of a table key:
+ * fixed-length, free of the `#` separator, and far below DynamoDB's key
+ * size limits whatever the provider sent.
+ */
+export const keyHash = (text: string): string => sha256(text);
+
 /** FIFO ordering key that keeps the phone number out of queue metadata. */
 export const recipientGroup = (recipient: string): string =>
   `r_${sha256(recipient).slice(0, 40)}`;

@@ -24,11 +24,10 @@ export interface EventPlan {
   readonly outcome: 'mapped' | 'captured' | 'unmatched' | 'dropped';
 }
 
-/** The trace of a re-delivery of an event that was already processed. */
-export const duplicateTrace = (
+/** An event's trace that ends at once: received, then `last`. */
+const receivedThen = (
   message: IngestMessage,
-  originalEventId: string,
-  now: Date
+  last: Omit<TraceRecord, 'eventId' | 'webhookId'>
 ): TraceRecord[] => {
   const base = {
     eventId: message.eventId,
@@ -41,18 +40,38 @@ export const duplicateTrace = (
 
   return [
     { ...base, stage: TraceStage.Received, at: message.receivedAt },
-    {
-      ...base,
-      stage: TraceStage.Duplicate,
-      at: now.toISOString(),
-      originalEventId,
-      code: 'duplicate_delivery',
-      reason:
-        `the provider delivered event ${message.providerEventId} again; ` +
-        `it was processed as event ${originalEventId}`,
-    },
+    { ...base, ...last },
   ];
 };
+
+/** The trace of a re-delivery of an event that was already processed. */
+export const duplicateTrace = (
+  message: IngestMessage,
+  originalEventId: string,
+  now: Date
+): TraceRecord[] =>
+  receivedThen(message, {
+    stage: TraceStage.Duplicate,
+    at: now.toISOString(),
+    originalEventId,
+    code: 'duplicate_delivery',
+    reason:
+      `the provider delivered event ${message.providerEventId} again; ` +
+      `it was processed as event ${originalEventId}`,
+  });
+
+/** The trace of an event that no attempt can process (`errorName` why). */
+export const unprocessableTrace = (
+  message: IngestMessage,
+  errorName: string,
+  now: Date
+): TraceRecord[] =>
+  receivedThen(message, {
+    stage: TraceStage.Failed,
+    at: now.toISOString(),
+    code: 'event_unprocessable',
+    reason: `the event could not be processed: ${errorName}`,
+  });
 
 const nothing = { messages: [], delayed: [], cancellations: [] };
 

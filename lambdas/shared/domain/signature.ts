@@ -70,7 +70,9 @@ interface ParsedHeader {
   readonly timestamp?: string;
 }
 
-const TIMESTAMP_TEXT = /^\d{1,12}$/;
+// Up to 16 digits, so a timestamp sent in milliseconds by mistake is
+// refused as outside the tolerance, which names the actual problem.
+const TIMESTAMP_TEXT = /^\d{1,16}$/;
 const HEX_TEXT = /^(?:[0-9a-fA-F]{2})+$/;
 const BASE64_TEXT = /^[A-Za-z0-9+/]+={0,2}$/;
 const WHSEC_PREFIX = 'whsec_';
@@ -180,19 +182,22 @@ const parseHeader = (
   const timestamp =
     scheme.timestampHeader && findHeader(headers, scheme.timestampHeader);
   if (layout.kind === 'plain') {
-    const text = value.trim();
-    const prefix = layout.prefix ?? '';
-    const hasPrefix = text.toLowerCase().startsWith(prefix.toLowerCase());
+    // A repeated header arrives comma-joined; digests never hold a comma.
+    const prefix = (layout.prefix ?? '').toLowerCase();
+    const signatures = value
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter((entry) => entry.toLowerCase().startsWith(prefix))
+      .map((entry) => entry.slice(prefix.length));
 
-    return {
-      signatures: hasPrefix ? [text.slice(prefix.length)] : [],
-      timestamp: timestamp?.trim(),
-    };
+    return { signatures, timestamp: timestamp?.trim() };
   }
   if (layout.kind === 'versioned') {
     const wanted = `${layout.version},`;
+    // Space-separated; a repeated header adds a joining comma.
     const signatures = value
-      .split(' ')
+      .split(/\s+/)
+      .map((entry) => entry.replace(/,+$/, ''))
       .filter((entry) => entry.startsWith(wanted))
       .map((entry) => entry.slice(wanted.length));
 

@@ -47,6 +47,14 @@ const PROVIDERS_ISSUING_SECRETS = new Set<ProviderId>([
   'stripe',
   'meta',
 ]);
+/** True when only the provider can issue the signing secret. */
+export const issuesOwnSecret = (provider: ProviderId): boolean =>
+  PROVIDERS_ISSUING_SECRETS.has(provider);
+
+/** Why a secret must be pasted in, for providers that issue their own. */
+export const OWN_SECRET_NEEDED =
+  'this provider issues the signing secret itself: paste it as secret';
+
 const MIN_SECRET_LENGTH = 16;
 const MAX_SECRET_LENGTH = 256;
 
@@ -69,8 +77,10 @@ export const secretProblem = (
 
 /** A secret a provider issued, as an admin pastes it. */
 function secretField() {
+  // Copied secrets often carry a stray space or line break at either end.
   return z
     .string()
+    .trim()
     .min(MIN_SECRET_LENGTH)
     .max(MAX_SECRET_LENGTH)
     .regex(/^\S+$/, 'must not contain white space')
@@ -94,14 +104,8 @@ export const createWebhookSchema = z
     source: genericSourceSchema.optional(),
   })
   .refine(
-    (input) =>
-      input.secret !== undefined ||
-      !PROVIDERS_ISSUING_SECRETS.has(input.provider),
-    {
-      message:
-        'this provider issues the signing secret itself: paste it as secret',
-      path: ['secret'],
-    }
+    (input) => input.secret !== undefined || !issuesOwnSecret(input.provider),
+    { message: OWN_SECRET_NEEDED, path: ['secret'] }
   )
   .superRefine((input, context) => {
     const problem = secretProblem(input.provider, input.secret);

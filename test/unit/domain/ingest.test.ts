@@ -266,6 +266,9 @@ describe('decideIngest', () => {
     it.each([
       ['a wrong token', challenge('verify-me-0124')],
       ['another mode', challenge('verify-me-0123', 'unsubscribe')],
+      // As many characters as the token, but more bytes.
+      ['a same-length token in other bytes', challenge('éerify-me-0123')],
+      ['an empty token', challenge('')],
     ])('answers 403 for %s', (_label, request) => {
       const decision = decideIngest(request, webhook('meta'), record, NOW);
 

@@ -35,6 +35,26 @@ describe('provider presets: known-answer vectors', () => {
     expect(result).toEqual({ ok: true, timestamp: 1614265330 });
   });
 
+  it('verifies the reference vector when its header was sent twice', () => {
+    // A repeated header arrives comma-joined: "v1,<other>, v1,<vector>".
+    const headers = {
+      'webhook-id': 'msg_p5jXN8AQM9LWM0D4loKWxJek',
+      'webhook-timestamp': '1614265330',
+      'webhook-signature':
+        'v1,BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBA=, v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=',
+    };
+    const body = Buffer.from('{"test": 2432232314}');
+
+    const result = verifySignature(
+      Providers['standard-webhooks'].scheme,
+      { body, headers },
+      ['whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw'],
+      1614265330
+    );
+
+    expect(result).toEqual({ ok: true, timestamp: 1614265330 });
+  });
+
   it('signs the Standard Webhooks reference vector identically', () => {
     const headers = signRequest(
       Providers['standard-webhooks'].scheme,

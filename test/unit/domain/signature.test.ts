@@ -48,6 +48,19 @@ describe('verifySignature', () => {
       expect(result).toEqual({ ok: true });
     });
 
+    it('accepts the header sent twice, as HTTP joins it with a comma', () => {
+      const digest = shopifyDigest(body);
+
+      const result = verifySignature(
+        shopify,
+        { body, headers: { 'x-shopify-hmac-sha256': `${digest}, ${digest}` } },
+        [SHOPIFY_SECRET],
+        NOW
+      );
+
+      expect(result).toEqual({ ok: true });
+    });
+
     it('finds the header in any case and without the X- prefix', () => {
       const digest = shopifyDigest(body);
 
@@ -124,6 +137,25 @@ describe('verifySignature', () => {
 
   describe('Stripe', () => {
     const body = payload('stripe-charge-failed.json');
+
+    it('names the tolerance when the timestamp was sent in milliseconds', () => {
+      const t = NOW * 1000;
+      const headers = {
+        'stripe-signature': `t=${t},v1=${stripeDigest(body, t)}`,
+      };
+
+      const result = verifySignature(
+        stripe,
+        { body, headers },
+        [STRIPE_SECRET],
+        NOW
+      );
+
+      expect(result).toEqual({
+        ok: false,
+        reason: 'timestamp_outside_tolerance',
+      });
+    });
 
     it('accepts the sample event signed as Stripe signs it', () => {
       const headers = {
