@@ -3,7 +3,12 @@ import { join } from 'node:path';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { type FunctionKey, Functions } from '../lib/definitions.js';
 import { type RequestSummary, startHttpApi } from './http-api.js';
-import { type Handler, type LocalFunctions, loadFunctions } from './lambda.js';
+import {
+  type Handler,
+  type HandlerWrapper,
+  type LocalFunctions,
+  loadFunctions,
+} from './lambda.js';
 import { openLogSink } from './log-sink.js';
 import { startMoto } from './moto.js';
 import { LOCAL_DIR } from './paths.js';
@@ -37,6 +42,8 @@ export interface RuntimeOptions {
   readonly whatsApp?: WhatsAppTarget;
   /** Replaces functions' handler modules (tests of the runtime itself). */
   readonly handlers?: Partial<Record<FunctionKey, Handler>>;
+  /** Wraps functions' handlers, e.g. to inject a crash (`local/crash.ts`). */
+  readonly wrapHandlers?: Partial<Record<FunctionKey, HandlerWrapper>>;
   readonly onRequest?: (summary: RequestSummary) => void;
   readonly onBatch?: (summary: BatchSummary) => void;
   readonly onError?: (error: unknown) => void;
@@ -114,7 +121,12 @@ const start = async (
     publicBaseUrl: options.publicBaseUrl ?? api.url,
     whatsApp,
   });
-  functions = await loadFunctions(resources.env, sink, options.handlers);
+  functions = await loadFunctions(
+    resources.env,
+    sink,
+    options.handlers,
+    options.wrapHandlers
+  );
   const sqs = new SQSClient(aws);
   defer(() => sqs.destroy());
   const pollers = startPollers(sqs, functions, resources, options);
