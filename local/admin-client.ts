@@ -134,7 +134,9 @@ export type AdminClient = ReturnType<typeof adminClient>;
 /** A sender's last word on one queued message: sent, or failed for good. */
 const isSendOutcome = (record: TraceRecord): boolean =>
   record.recipient !== undefined &&
-  (record.stage === 'sent' || record.stage === 'failed');
+  (record.stage === 'sent' ||
+    record.stage === 'failed' ||
+    record.stage === 'unconfirmed');
 
 /**
  * True once the mapper wrote the event's trace and every queued message

@@ -23,6 +23,7 @@ import {
   type BucketKey,
   Buckets,
   DEFAULT_LOG_RECORD_TTL_DAYS,
+  DEFAULT_THROUGHPUT_MPS,
   deadLetterName,
   Env,
   type EnvName,
@@ -152,6 +153,8 @@ const buildEnv = (
     [Env.PublicBaseUrl]: inputs.publicBaseUrl,
     [Env.LogRecordTtlDays]: String(DEFAULT_LOG_RECORD_TTL_DAYS),
     [Env.PayloadBucket]: buckets.payloads,
+    [Env.OutboundDeadLetterQueueUrl]: queues.outbound.deadLetterUrl,
+    [Env.WhatsAppThroughput]: String(DEFAULT_THROUGHPUT_MPS),
   };
 
   return {

@@ -17,11 +17,18 @@ import type {
 export const processFifoBatch = (
   event: SQSEvent,
   context: Context,
-  handleRecord: (record: SQSRecord) => Promise<void>
+  handleRecord: (record: SQSRecord) => Promise<void>,
+  {
+    /**
+     * Whether a batch whose every record failed fails the invocation; a
+     * consumer that holds records on purpose answers them as failures.
+     */
+    throwOnFullBatchFailure = true,
+  } = {}
 ): Promise<SQSBatchResponse> =>
   processPartialResponse(
     event,
     handleRecord,
     new SqsFifoPartialProcessorAsync(),
-    { context, skipGroupOnError: true }
+    { context, skipGroupOnError: true, throwOnFullBatchFailure }
   );

@@ -36,7 +36,8 @@ export interface AccessTargets {
  * configs and its webhook secrets, stores large bodies and queues events;
  * the mapper reads configs and stored bodies, writes traces, claims
  * provider event ids, keeps captured payloads and queues messages; the
- * sender writes traces and reads the WhatsApp token; the admin API manages
+ * sender keeps the send ledger and traces, reads the WhatsApp token and
+ * moves unreadable messages to its dead-letter queue; the admin API manages
  * configs and webhook secrets, reads traces and stored bodies, and reads
  * the WhatsApp token to list the approved templates.
  */
@@ -55,8 +56,11 @@ export const grantLeastPrivilege = (targets: AccessTargets): void => {
   workers.outbound.queue.grantSendMessages(mapper.role);
   payloads.grantRead(mapper);
 
-  tables.logs.grantWrite(sender.role);
+  // It reads the log table too: the send ledger, last sends, the pause.
+  tables.logs.grantReadWrite(sender.role);
   tokenSecret.grantRead(sender.role);
+  // Unreadable messages go straight to the dead-letter queue.
+  workers.outbound.deadLetterQueue.grantSendMessages(sender.role);
 
   tables.config.grantReadWrite(admin.role);
   tables.logs.grantRead(admin.role);

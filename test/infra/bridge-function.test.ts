@@ -123,6 +123,10 @@ describe('BridgeFunction', () => {
       [Env.PublicBaseUrl]: getAtt(stack.api.api, 'ApiEndpoint'),
       [Env.LogRecordTtlDays]: { Ref: 'LogRecordTtlDays' },
       [Env.PayloadBucket]: { Ref: Match.stringLikeRegexp('^PayloadBucket') },
+      [Env.OutboundDeadLetterQueueUrl]: {
+        Ref: Match.stringLikeRegexp('^OutboundQueueDeadLetterQueue'),
+      },
+      [Env.WhatsAppThroughput]: { Ref: 'WhatsAppThroughput' },
     };
 
     // Assert

@@ -13,6 +13,8 @@ export const TraceStage = {
   Sent: 'sent',
   Retrying: 'retrying',
   Failed: 'failed',
+  /** The send may or may not have reached WhatsApp; it is not repeated. */
+  Unconfirmed: 'unconfirmed',
 } as const;
 export type TraceStage = (typeof TraceStage)[keyof typeof TraceStage];
 
