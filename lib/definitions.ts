@@ -10,6 +10,7 @@ export const Env = {
   LogTable: 'LOG_TABLE_NAME',
   IngestQueueUrl: 'INGEST_QUEUE_URL',
   OutboundQueueUrl: 'OUTBOUND_QUEUE_URL',
+  OutboundDeadLetterQueueUrl: 'OUTBOUND_DEAD_LETTER_QUEUE_URL',
   WebhookSecretPrefix: 'WEBHOOK_SECRET_PREFIX',
   WhatsAppTokenSecret: 'WHATSAPP_TOKEN_SECRET_ID',
   WhatsAppPhoneNumberId: 'WHATSAPP_PHONE_NUMBER_ID',
@@ -22,6 +23,8 @@ export const Env = {
   WhatsAppAppSecret: 'WHATSAPP_APP_SECRET_ID',
   DelayQueueUrl: 'DELAY_QUEUE_URL',
   DelayHopSeconds: 'DELAY_HOP_SECONDS',
+  /** Messages per second the sending number may send (FACTS A7). */
+  WhatsAppThroughput: 'WHATSAPP_THROUGHPUT_MPS',
 } as const;
 
 export type EnvName = (typeof Env)[keyof typeof Env];
@@ -135,7 +138,13 @@ export const Queues = {
     visibilityTimeoutSeconds: 180,
     retentionSeconds: FOURTEEN_DAYS_SECONDS,
     maxMessageBytes: ONE_MIB,
-    maxReceiveCount: 8,
+    // SQS's largest value. The sender holds messages on purpose (backoff,
+    // per-recipient spacing, pacing), and every hold is a receive; its own
+    // bounds (attempts in the send ledger, an hour from the first receive,
+    // holds of at least 5 s) keep a message under this count, so only
+    // crashes reach the dead-letter queue. Unreadable messages are moved
+    // there by the sender at once.
+    maxReceiveCount: 1000,
     env: Env.OutboundQueueUrl,
   },
   /**
@@ -244,9 +253,14 @@ export const Functions = {
       Env.WhatsAppApiUrl,
       Env.WhatsAppApiVersion,
       Env.LogRecordTtlDays,
+      // Holds messages (visibility) and moves unreadable ones aside.
+      Env.OutboundQueueUrl,
+      Env.OutboundDeadLetterQueueUrl,
+      Env.WhatsAppThroughput,
     ],
     // The event source mapping's cap stays at or below the reserved
     // concurrency so the poller is never throttled into the DLQ (FACTS D).
+    // Each invocation paces its sends to throughput / maxConcurrency.
     reservedConcurrency: 10,
     source: { queue: 'outbound', batchSize: 10, maxConcurrency: 10 },
   },
@@ -391,6 +405,8 @@ export const Routes: readonly RouteDefinition[] = [
 export const routeKey = (route: RouteDefinition): string =>
   `${route.method} ${route.path}`;
 
+/** Meta's default throughput per number; the deploy parameter's default. */
+export { DEFAULT_THROUGHPUT_MPS } from '../lambdas/shared/domain/delivery.js';
 /** Largest webhook body accepted; the domain rule, repeated for the docs. */
 export { MAX_WEBHOOK_BODY_BYTES } from '../lambdas/shared/domain/ingest.js';
 
@@ -410,7 +426,13 @@ export const CustomMetrics = {
     'MessageCancelled',
   ],
   release: ['MessageReleased'],
-  sender: ['MessageSent', 'MessageFailed'],
+  sender: [
+    'MessageSent',
+    'MessageFailed',
+    'MessageRetried',
+    'MessageUnconfirmed',
+    'SendingStopped',
+  ],
   status: [
     'StatusRecorded',
     'StatusUnchanged',

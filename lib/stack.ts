@@ -8,7 +8,7 @@ import { BridgeFunction } from './constructs/bridge-function.js';
 import { DataTable } from './constructs/data-table.js';
 import { OLDEST_MESSAGE_ALARM_AGE } from './constructs/defaults.js';
 import { BridgeHttpApi } from './constructs/http-api.js';
-import { Observability } from './constructs/observability.js';
+import { type MetricAlarm, Observability } from './constructs/observability.js';
 import {
   type DeployParameters,
   declareDeployParameters,
@@ -57,6 +57,26 @@ export interface WaptoWebhookBridgeStackProps extends StackProps {
    */
   readonly projectRoot?: string;
 }
+
+/** What the sender counts that a person must look at. */
+const SENDER_ALARMS: readonly MetricAlarm[] = [
+  {
+    service: 'sender',
+    metricName: 'MessageUnconfirmed',
+    description:
+      'A message may or may not have reached WhatsApp (no answer, or the ' +
+      'sender stopped mid-send); it is not sent again. Read its trace ' +
+      '(stage unconfirmed) and check with the recipient if it matters.',
+  },
+  {
+    service: 'sender',
+    metricName: 'SendingStopped',
+    description:
+      'WhatsApp refused the account or its access token (190 after a ' +
+      'fresh read, 131031, 368, 133010, 131048): every send pauses 15 ' +
+      'minutes at a time. Fix the token or the account in Meta.',
+  },
+];
 
 /** Tables whose data must outlive the stack (webhooks and mappings). */
 const RETAINED_TABLES: readonly TableKey[] = ['config'];
@@ -178,6 +198,9 @@ export class WaptoWebhookBridgeStack extends Stack {
       [Env.WhatsAppAppSecret]: this.appSecret.secretArn,
       [Env.DelayQueueUrl]: workers.delay.queue.queueUrl,
       [Env.DelayHopSeconds]: String(DELAY_HOP_SECONDS),
+      [Env.OutboundDeadLetterQueueUrl]:
+        workers.outbound.deadLetterQueue.queueUrl,
+      [Env.WhatsAppThroughput]: parameters.whatsAppThroughput,
     };
   }
 
@@ -274,6 +297,7 @@ export class WaptoWebhookBridgeStack extends Stack {
         worker.oldestMessageAlarm,
       ]),
       alarmAction,
+      metricAlarms: SENDER_ALARMS,
     });
 
     return { dashboardName: observability.dashboard.dashboardName };

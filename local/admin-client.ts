@@ -134,10 +134,24 @@ export type AdminClient = ReturnType<typeof adminClient>;
 /** A sender's last word on one queued message: sent, or failed for good. */
 const isSendOutcome = (record: TraceRecord): boolean =>
   record.recipient !== undefined &&
-  (record.stage === 'sent' || record.stage === 'failed');
+  (record.stage === 'sent' ||
+    record.stage === 'failed' ||
+    record.stage === 'unconfirmed');
 
 const count = (records: readonly TraceRecord[], stage: string): number =>
   records.filter((record) => record.stage === stage).length;
+
+/** Stages Meta's status callbacks add to a chain some time after the send. */
+const STATUS_STAGES = new Set(['delivered', 'read']);
+
+/**
+ * An event's stages up to its sends, without the delivered and read that
+ * Meta's callbacks append later, so a check does not race them.
+ */
+export const sendingStages = (records: readonly TraceRecord[]): string[] =>
+  records
+    .map((record) => record.stage as string)
+    .filter((stage) => !STATUS_STAGES.has(stage));
 
 /**
  * True once the mapper wrote the event's trace, every held message was

@@ -33,6 +33,18 @@ export class FunctionTimeoutError extends Error {
   }
 }
 
+/**
+ * Thrown by a wrapped handler to stand for its execution environment dying
+ * mid-invocation (a crash, an out-of-memory kill): the invocation fails
+ * and the environment is dropped, as Lambda drops it.
+ */
+export class EnvironmentCrash extends Error {
+  override name = 'EnvironmentCrash';
+}
+
+/** Wraps each loaded handler of a function, e.g. to inject faults. */
+export type HandlerWrapper = (handler: Handler) => Handler;
+
 /** Environments a function without a queue source may run at once. */
 const HTTP_FUNCTION_ENVIRONMENTS = 10;
 
@@ -43,7 +55,8 @@ const HTTP_FUNCTION_ENVIRONMENTS = 10;
 export const loadFunctions = async (
   env: Record<string, string>,
   sink: LogSink,
-  handlers: Partial<Record<FunctionKey, Handler>> = {}
+  handlers: Partial<Record<FunctionKey, Handler>> = {},
+  wrappers: Partial<Record<FunctionKey, HandlerWrapper>> = {}
 ): Promise<LocalFunctions> => {
   Object.assign(process.env, env, {
     // Set by Lambda; Powertools reports `cold_start` only when it is.
@@ -54,10 +67,12 @@ export const loadFunctions = async (
   for (const key of Object.keys(Functions) as FunctionKey[]) {
     const definition: FunctionDefinition = Functions[key];
     const given = handlers[key];
-    const load = (environment: number): Promise<Handler> =>
-      given
-        ? Promise.resolve(given)
-        : sink.capture(() => importHandler(definition, environment));
+    const wrap = wrappers[key] ?? ((handler: Handler) => handler);
+    const load = async (environment: number): Promise<Handler> =>
+      wrap(
+        given ??
+          (await sink.capture(() => importHandler(definition, environment)))
+      );
     // The first environment loads now, so a broken handler fails at start.
     const pool = new EnvironmentPool(
       await load(0),
@@ -156,8 +171,12 @@ const localFunction = (
         pool.release(handler);
         return result;
       } catch (error) {
-        if (error instanceof FunctionTimeoutError) pool.discard();
-        else pool.release(handler);
+        if (
+          error instanceof FunctionTimeoutError ||
+          error instanceof EnvironmentCrash
+        ) {
+          pool.discard();
+        } else pool.release(handler);
         throw error;
       }
     },

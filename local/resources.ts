@@ -23,6 +23,7 @@ import {
   type BucketKey,
   Buckets,
   DEFAULT_LOG_RECORD_TTL_DAYS,
+  DEFAULT_THROUGHPUT_MPS,
   DELAY_HOP_SECONDS,
   deadLetterName,
   Env,
@@ -175,6 +176,8 @@ const buildEnv = (
     [Env.WhatsAppAppSecret]: WHATSAPP_APP_SECRET_ID,
     [Env.DelayQueueUrl]: queues.delay.url,
     [Env.DelayHopSeconds]: String(inputs.delayHopSeconds ?? DELAY_HOP_SECONDS),
+    [Env.OutboundDeadLetterQueueUrl]: queues.outbound.deadLetterUrl,
+    [Env.WhatsAppThroughput]: String(DEFAULT_THROUGHPUT_MPS),
   };
 
   return {

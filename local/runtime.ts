@@ -8,7 +8,12 @@ import {
   STATUS_CALLBACK_PATH,
 } from '../lib/definitions.js';
 import { type RequestSummary, startHttpApi } from './http-api.js';
-import { type Handler, type LocalFunctions, loadFunctions } from './lambda.js';
+import {
+  type Handler,
+  type HandlerWrapper,
+  type LocalFunctions,
+  loadFunctions,
+} from './lambda.js';
 import { openLogSink } from './log-sink.js';
 import { startMoto } from './moto.js';
 import { LOCAL_DIR } from './paths.js';
@@ -55,6 +60,8 @@ export interface RuntimeOptions {
   readonly delayHopSeconds?: number;
   /** Replaces functions' handler modules (tests of the runtime itself). */
   readonly handlers?: Partial<Record<FunctionKey, Handler>>;
+  /** Wraps functions' handlers, e.g. to inject a crash (`local/crash.ts`). */
+  readonly wrapHandlers?: Partial<Record<FunctionKey, HandlerWrapper>>;
   readonly onRequest?: (summary: RequestSummary) => void;
   readonly onBatch?: (summary: BatchSummary) => void;
   readonly onError?: (error: unknown) => void;
@@ -146,7 +153,12 @@ const start = async (
       options.delayHopSeconds?.toString() ?? process.env.WAPTO_DELAY_HOP_SECONDS
     ),
   });
-  functions = await loadFunctions(resources.env, sink, options.handlers);
+  functions = await loadFunctions(
+    resources.env,
+    sink,
+    options.handlers,
+    options.wrapHandlers
+  );
   const sqs = new SQSClient(aws);
   defer(() => sqs.destroy());
   const pollers = startPollers(sqs, functions, resources, options);

@@ -25,6 +25,8 @@ export interface StandInSettings {
   readonly limits?: Partial<LimitSettings>;
   /** `null` stops status callbacks. */
   readonly callbacks?: CallbackSettingsInput | null;
+  /** The access token it accepts from now on, as after a rotation. */
+  readonly token?: string;
 }
 
 export interface StandInControl {
@@ -62,6 +64,7 @@ export const settingsSchema = z.strictObject({
     })
     .optional(),
   callbacks: callbackSettingsSchema.nullable().optional(),
+  token: z.string().min(1).optional(),
 });
 
 type Answer = { readonly status: number; readonly answer: unknown };

@@ -142,23 +142,26 @@ export const startWhatsAppStandIn = async (
   state.faults.enqueue(options.faults?.queue ?? []);
   state.faults.setRandom(options.faults?.random);
   const holding = new Set<NodeJS.Timeout>();
-  const control = controlOf(state, recorded);
+  // The token can be replaced over the control route, as Meta rotates it.
+  const auth = { token: options.token };
+  const control = controlOf(state, recorded, auth);
   const server = createServer((request, response) => {
     readText(request)
       .then((body) => {
+        const live = { ...options, token: auth.token };
         const path = (request.url ?? '').split('?')[0] ?? '';
         const routed = handleControl(control, request.method ?? '', path, body);
         if (routed !== undefined) {
           return send(response, routed.status, routed.answer);
         }
-        const listing = answerTemplateList(options, templates, request, url);
+        const listing = answerTemplateList(live, templates, request, url);
         if (listing !== undefined) {
           const answer =
             'failure' in listing ? failure(listing.failure) : listing;
           return send(response, answer.status, answer.answer);
         }
         state.stats.countRequest();
-        const outcome = respond(options, templates, state, request, body);
+        const outcome = respond(live, templates, state, request, body);
         const code = (outcome.answer as { error?: { code?: number } }).error
           ?.code;
         if (code !== undefined) state.stats.countError(code);
@@ -200,7 +203,8 @@ export const startWhatsAppStandIn = async (
 
 const controlOf = (
   state: SendState,
-  recorded: RecordedRequest[]
+  recorded: RecordedRequest[],
+  auth: { token: string }
 ): StandInControl & { requests(): readonly RecordedRequest[] } => ({
   requests: () => [...recorded],
   stats: () => state.stats.snapshot(),
@@ -220,6 +224,7 @@ const controlOf = (
     if (settings.callbacks !== undefined) {
       state.callbacks.configure(settings.callbacks ?? undefined);
     }
+    if (settings.token !== undefined) auth.token = settings.token;
   },
   settings: () => ({
     limits: state.limiter.current(),

@@ -1,139 +1,479 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import middy from '@middy/core';
-import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import type {
+  Context,
+  SQSBatchResponse,
+  SQSEvent,
+  SQSRecord,
+} from 'aws-lambda';
+import { Env, Functions } from '../../lib/definitions.js';
+import { holdMessages, moveToDeadLetter } from '../shared/adapters/queues.js';
+import {
+  claimSend,
+  lastSentTo,
+  pauseSending,
+  readLedger,
+  readPause,
+  recordSent,
+  reserveRecipient,
+  type Settlement,
+  settleClaim,
+} from '../shared/adapters/send-ledger.js';
 import { writeTrace } from '../shared/adapters/trace-store.js';
-import { postMessage } from '../shared/adapters/whatsapp-client.js';
+import {
+  postMessage,
+  SEND_TIMEOUT_MS,
+} from '../shared/adapters/whatsapp-client.js';
+import { optionalEnv } from '../shared/config.js';
+import {
+  afterFreshToken,
+  backoffSeconds,
+  DEFAULT_MIN_GAP_SECONDS,
+  DEFAULT_RETRY_POLICY,
+  decideClaim,
+  type FinalAction,
+  gapWaitMs,
+  holdSeconds,
+  judgeOutcome,
+  LEASE_MARGIN_MS,
+  mayRetry,
+  nextSendAt,
+  sendIntervalMs,
+} from '../shared/domain/delivery.js';
 import {
   type OutboundMessage,
   outboundMessageSchema,
 } from '../shared/domain/messages.js';
 import { maskPhone } from '../shared/domain/phone.js';
 import { type TraceRecord, TraceStage } from '../shared/domain/trace.js';
-import {
-  judgeSendResponse,
-  type SendVerdict,
-} from '../shared/domain/whatsapp.js';
 import { MetricName, observability } from '../shared/observability.js';
 import { processFifoBatch } from '../shared/sqs-batch.js';
 
 const { logger, metrics } = observability('sender');
 
-/** Thrown to hand a record back to the queue for another attempt. */
-class RetryLaterError extends Error {
-  override name = 'RetryLaterError';
+const POLICY = DEFAULT_RETRY_POLICY;
+/** How long every send stops after Meta says the account cannot send. */
+const STOP_SECONDS = 900;
+
+/**
+ * Each invocation paces its own sends so that all the event source's
+ * concurrent invocations together stay under the number's throughput.
+ */
+const SEND_INTERVAL_MS = sendIntervalMs(
+  Number(optionalEnv(Env.WhatsAppThroughput)),
+  Functions.sender.source.maxConcurrency
+);
+
+/** State of this execution environment, which runs one batch at a time. */
+const environment = {
+  lastSendAt: undefined as number | undefined,
+  pausedUntil: 0,
+};
+
+/** Thrown to leave a record in the queue for `seconds`, not as an attempt. */
+class HoldError extends Error {
+  override name = 'HoldError';
+  constructor(
+    readonly seconds: number,
+    reason: string
+  ) {
+    super(reason);
+  }
 }
 
-// LIMITATION: no send-side idempotency record yet, so a crash between
-// Meta's answer and the queue delete can send a message twice.
-const sendRecord = async (record: SQSRecord): Promise<void> => {
-  const parsed = outboundMessageSchema.safeParse(JSON.parse(record.body));
-  if (!parsed.success) {
-    logger.error('outbound message unreadable', {
-      message_id: record.messageId,
-      error_code: 'message_unreadable',
-    });
-    throw new Error('Outbound message does not match its schema.');
-  }
-  const message = parsed.data;
-  const verdict = await attemptSend(message);
-  const attempt = Number(record.attributes.ApproximateReceiveCount);
-  await recordVerdict(message, verdict);
-  const keys = {
-    event_id: message.eventId,
-    webhook_id: message.webhookId,
-    mapping_id: message.mappingId,
-    recipient: maskPhone(message.recipient),
-    attempt,
-  };
-  if (verdict.kind === 'sent') {
-    metrics.addMetric(MetricName.MessageSent, MetricUnit.Count, 1);
-    logger.info('message sent', {
-      ...keys,
-      outcome: 'sent',
-      wamid: verdict.wamid,
-    });
-    return;
-  }
-  if (verdict.kind === 'failed') {
-    metrics.addMetric(MetricName.MessageFailed, MetricUnit.Count, 1);
-    logger.error('message failed', {
-      ...keys,
-      outcome: 'failed',
-      error_code: verdict.code,
-      reason: verdict.reason,
-    });
-    return;
-  }
-  logger.warn('message will be retried', {
-    ...keys,
-    outcome: 'retry',
-    error_code: verdict.code,
-    reason: verdict.reason,
-  });
-  throw new RetryLaterError(`${verdict.code}: ${verdict.reason}`);
+/**
+ * Sends each outbound message at most once. A message is claimed in the
+ * send ledger before its request and settled after Meta's answer; a
+ * redelivered message whose ledger is settled is acknowledged without a
+ * request, and one whose attempt died without a verdict is recorded
+ * `unconfirmed`, never sent again on its own. Waits (backoff, spacing,
+ * pauses) extend the message's visibility, which holds its FIFO group.
+ */
+// LIMITATION: other invocations see a sender-wide pause at their next batch,
+// so each may still send (and be refused) the rest of its current batch.
+const sendBatch = async (
+  event: SQSEvent,
+  context: Context
+): Promise<SQSBatchResponse> => {
+  environment.pausedUntil = Math.max(
+    environment.pausedUntil,
+    await readPause()
+  );
+  const holds = new Map<string, number>();
+  const response = await processFifoBatch(
+    event,
+    context,
+    async (record) => {
+      try {
+        await sendRecord(record, context);
+      } catch (error) {
+        if (error instanceof HoldError) {
+          holds.set(record.messageId, error.seconds);
+          logger.info('message held', {
+            message_id: record.messageId,
+            outcome: 'held',
+            hold_seconds: error.seconds,
+            reason: error.message,
+          });
+        }
+        throw error;
+      }
+      // Held records are answered as failures; holding them all is no error.
+    },
+    { throwOnFullBatchFailure: false }
+  );
+  await applyHolds(event.Records, response, holds);
+
+  return response;
 };
 
 /**
- * Writes the attempt's trace record. Once Meta accepted the message a
- * failed write must not hand the record back, or it would be sent again.
+ * Sets how long each held record stays away. A record failed only because
+ * an earlier one of its group was held is made visible at once: the held
+ * one keeps the group locked, and comes first when it returns. Records
+ * that failed otherwise return after the visibility timeout.
  */
-const recordVerdict = async (
-  message: OutboundMessage,
-  verdict: SendVerdict
+const applyHolds = async (
+  records: readonly SQSRecord[],
+  response: SQSBatchResponse,
+  holds: ReadonlyMap<string, number>
 ): Promise<void> => {
+  const failed = new Set(
+    response.batchItemFailures.map((item) => item.itemIdentifier)
+  );
+  const heldGroups = new Set<string>();
+  const changes: { receiptHandle: string; seconds: number }[] = [];
+  for (const record of records) {
+    if (!failed.has(record.messageId)) continue;
+    const group = record.attributes.MessageGroupId ?? '';
+    const seconds = holds.get(record.messageId);
+    if (seconds !== undefined) {
+      heldGroups.add(group);
+      changes.push({ receiptHandle: record.receiptHandle, seconds });
+    } else if (heldGroups.has(group)) {
+      changes.push({ receiptHandle: record.receiptHandle, seconds: 0 });
+    }
+  }
   try {
-    await writeTrace([traceOf(message, verdict)]);
+    await holdMessages(changes);
   } catch (error) {
-    if (verdict.kind !== 'sent') throw error;
-    logger.error('trace write failed after send', {
-      event_id: message.eventId,
-      wamid: verdict.wamid,
+    logger.error('holding messages failed; they return later', {
       error: error as Error,
     });
   }
 };
 
-const attemptSend = async (message: OutboundMessage): Promise<SendVerdict> => {
-  try {
-    const response = await postMessage(message.request);
-    return judgeSendResponse(response.status, response.body);
-  } catch (error) {
-    return {
+const sendRecord = async (
+  record: SQSRecord,
+  context: Context
+): Promise<void> => {
+  const message = readMessage(record);
+  if (message === undefined) {
+    // Poison: no retry can help, and waiting for maxReceiveCount would
+    // take hours. It goes to the dead-letter queue now.
+    await moveToDeadLetter(record);
+    logger.error('outbound message unreadable, moved to dead letters', {
+      message_id: record.messageId,
+      error_code: 'message_unreadable',
+    });
+    return;
+  }
+  const now = Date.now();
+  if (environment.pausedUntil > now) {
+    throw new HoldError(
+      holdSeconds(environment.pausedUntil - now + jitterMs()),
+      'sending is paused'
+    );
+  }
+  const entry = await readLedger(message.messageKey);
+  const decision = decideClaim(entry, now);
+  if (decision.kind === 'done') {
+    logger.info('message already settled, acknowledged', {
+      ...logKeys(message),
+      outcome: decision.state,
+    });
+    return;
+  }
+  if (decision.kind === 'wait') {
+    throw new HoldError(
+      holdSeconds(decision.waitMs),
+      'an earlier attempt may still be running'
+    );
+  }
+  // LIMITATION: an unconfirmed message is not reconciled with Meta's status
+  // callbacks yet; a person decides whether to send it again.
+  if (decision.kind === 'unconfirmed') {
+    await settle(message, entry?.leaseId ?? '', {
+      kind: 'unconfirmed',
+      code: 'attempt_interrupted',
+      reason:
+        'an attempt stopped after its request may have reached WhatsApp ' +
+        'and before the answer was recorded; it is not sent again',
+    });
+    return;
+  }
+  const firstReceived = Number(
+    record.attributes.ApproximateFirstReceiveTimestamp
+  );
+  const ageSeconds = Number.isFinite(firstReceived)
+    ? Math.max(0, (now - firstReceived) / 1000)
+    : 0;
+  await waitForTurn(message, context, now);
+  await attempt(message, context, ageSeconds);
+};
+
+/** Holds the message unless this recipient, this time and pace allow it. */
+const waitForTurn = async (
+  message: OutboundMessage,
+  context: Context,
+  now: number
+): Promise<void> => {
+  const minGapSeconds = message.minGapSeconds ?? DEFAULT_MIN_GAP_SECONDS;
+  const gap = gapWaitMs(
+    await lastSentTo(message.recipient),
+    minGapSeconds,
+    now
+  );
+  if (gap > 0) {
+    throw new HoldError(
+      holdSeconds(gap),
+      'the recipient had a message just now'
+    );
+  }
+  const start = nextSendAt(
+    environment.lastSendAt,
+    SEND_INTERVAL_MS,
+    Date.now()
+  );
+  // A send must finish inside the invocation, or its outcome is lost.
+  const needed = start - Date.now() + SEND_TIMEOUT_MS + LEASE_MARGIN_MS;
+  if (context.getRemainingTimeInMillis() < needed) {
+    throw new HoldError(holdSeconds(0), 'too little time left to send');
+  }
+  if (start > Date.now()) await sleep(start - Date.now());
+  if (
+    !(await reserveRecipient(
+      message.recipient,
+      minGapSeconds * 1000,
+      Date.now()
+    ))
+  ) {
+    throw new HoldError(
+      holdSeconds(minGapSeconds * 1000),
+      'another message to the recipient is leaving'
+    );
+  }
+};
+
+const attempt = async (
+  message: OutboundMessage,
+  context: Context,
+  ageSeconds: number
+): Promise<void> => {
+  const lease = {
+    id: randomUUID(),
+    until: Date.now() + context.getRemainingTimeInMillis() + LEASE_MARGIN_MS,
+  };
+  const attempts = await claimSend(message, lease, new Date());
+  if (attempts === undefined) {
+    throw new HoldError(holdSeconds(0), 'another attempt holds the message');
+  }
+  const request = {
+    ...message.request,
+    biz_opaque_callback_data: message.messageKey,
+  };
+  environment.lastSendAt = Date.now();
+  const first = judgeOutcome(await postMessage(request));
+  let action: FinalAction;
+  if (first.kind !== 'refresh_token') action = first;
+  else if (
+    context.getRemainingTimeInMillis() <
+    SEND_TIMEOUT_MS + LEASE_MARGIN_MS
+  ) {
+    // No time for a second request: the refused one provably did not send.
+    action = {
       kind: 'retry',
-      code: 'network_error',
-      reason: `WhatsApp could not be reached: ${(error as Error).name}`,
+      scope: 'message',
+      code: first.code,
+      reason: first.reason,
     };
+  } else {
+    // The token may have been replaced since it was cached: read it again.
+    action = afterFreshToken(
+      judgeOutcome(await postMessage(request, { freshToken: true }))
+    );
+  }
+  await act(message, lease.id, action, attempts, ageSeconds);
+};
+
+const act = async (
+  message: OutboundMessage,
+  leaseId: string,
+  action: FinalAction,
+  attempts: number,
+  ageSeconds: number
+): Promise<void> => {
+  if (action.kind === 'sent')
+    return recordAccepted(message, leaseId, action.wamid);
+  if (action.kind === 'failed' || action.kind === 'unconfirmed') {
+    return settle(message, leaseId, action);
+  }
+  const stop = action.kind === 'stop';
+  const wait = stop
+    ? STOP_SECONDS + Math.ceil(jitterMs() / 1000)
+    : backoffSeconds(attempts, action.scope, Math.random);
+  if (stop || action.scope === 'sender') {
+    environment.pausedUntil = Date.now() + wait * 1000;
+    await pauseSending(environment.pausedUntil, action.code, new Date());
+  }
+  if (stop) {
+    metrics.addMetric(MetricName.SendingStopped, MetricUnit.Count, 1);
+    logger.error('WhatsApp refused the account: sending stopped', {
+      ...logKeys(message),
+      error_code: action.code,
+      reason: action.reason,
+      paused_seconds: wait,
+    });
+  }
+  if (!mayRetry(attempts, ageSeconds, wait, POLICY)) {
+    return settle(message, leaseId, {
+      kind: 'failed',
+      code: action.code,
+      reason: `gave up after ${attempts} attempt(s): ${action.reason}`,
+    });
+  }
+  await settle(message, leaseId, {
+    kind: 'retrying',
+    code: action.code,
+    reason: `${action.reason}; next attempt in ${wait} s`,
+  });
+  throw new HoldError(wait, action.reason);
+};
+
+const recordAccepted = async (
+  message: OutboundMessage,
+  leaseId: string,
+  wamid: string
+): Promise<void> => {
+  try {
+    await recordSent(message, leaseId, wamid, new Date());
+  } catch (error) {
+    // The message is sent; a retry would find its claim and never resend.
+    logger.error('send ledger write failed after send', {
+      ...logKeys(message),
+      wamid,
+      error: error as Error,
+    });
+  }
+  metrics.addMetric(MetricName.MessageSent, MetricUnit.Count, 1);
+  logger.info('message sent', { ...logKeys(message), outcome: 'sent', wamid });
+  await writeTraceSafely(message, { stage: TraceStage.Sent, wamid });
+};
+
+type Verdict = {
+  readonly kind: 'failed' | 'unconfirmed' | 'retrying';
+  readonly code: string;
+  readonly reason: string;
+};
+
+/** Ends the claim, counts it, logs it and traces it. */
+const settle = async (
+  message: OutboundMessage,
+  leaseId: string,
+  verdict: Verdict
+): Promise<void> => {
+  const settlement: Settlement = {
+    state: verdict.kind,
+    code: verdict.code,
+    reason: verdict.reason,
+  };
+  const settled = await settleClaim(
+    message.messageKey,
+    leaseId,
+    settlement,
+    new Date()
+  );
+  if (!settled) {
+    logger.warn('send claim changed hands; nothing recorded', logKeys(message));
+    return;
+  }
+  const metric = {
+    failed: MetricName.MessageFailed,
+    unconfirmed: MetricName.MessageUnconfirmed,
+    retrying: MetricName.MessageRetried,
+  }[verdict.kind];
+  metrics.addMetric(metric, MetricUnit.Count, 1);
+  const fields = {
+    ...logKeys(message),
+    outcome: verdict.kind,
+    error_code: verdict.code,
+    reason: verdict.reason,
+  };
+  if (verdict.kind === 'retrying')
+    logger.warn('message will be retried', fields);
+  else logger.error(`message ${verdict.kind}`, fields);
+  await writeTraceSafely(message, {
+    stage: {
+      failed: TraceStage.Failed,
+      unconfirmed: TraceStage.Unconfirmed,
+      retrying: TraceStage.Retrying,
+    }[verdict.kind],
+    code: verdict.code,
+    reason: verdict.reason,
+  });
+};
+
+/** The ledger holds the truth; a lost trace record must not resend. */
+const writeTraceSafely = async (
+  message: OutboundMessage,
+  outcome: Pick<TraceRecord, 'stage' | 'wamid' | 'code' | 'reason'>
+): Promise<void> => {
+  try {
+    await writeTrace([traceOf(message, outcome)]);
+  } catch (error) {
+    logger.error('trace write failed', {
+      ...logKeys(message),
+      error: error as Error,
+    });
   }
 };
 
 const traceOf = (
   message: OutboundMessage,
-  verdict: SendVerdict
-): TraceRecord => {
-  const base = {
-    eventId: message.eventId,
-    webhookId: message.webhookId,
-    mappingId: message.mappingId,
-    recipient: maskPhone(message.recipient),
-    template: message.request.template.name,
-    at: new Date().toISOString(),
-  };
-  if (verdict.kind === 'sent') {
-    return { ...base, stage: TraceStage.Sent, wamid: verdict.wamid };
-  }
+  outcome: Pick<TraceRecord, 'stage' | 'wamid' | 'code' | 'reason'>
+): TraceRecord => ({
+  eventId: message.eventId,
+  webhookId: message.webhookId,
+  mappingId: message.mappingId,
+  recipient: maskPhone(message.recipient),
+  template: message.request.template.name,
+  at: new Date().toISOString(),
+  ...outcome,
+});
 
-  return {
-    ...base,
-    stage: verdict.kind === 'failed' ? TraceStage.Failed : TraceStage.Retrying,
-    code: verdict.code,
-    reason: verdict.reason,
-  };
+const readMessage = (record: SQSRecord): OutboundMessage | undefined => {
+  try {
+    const parsed = outboundMessageSchema.safeParse(JSON.parse(record.body));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
 };
 
-export const handler = middy((event: SQSEvent, context: Context) =>
-  processFifoBatch(event, context, sendRecord)
-)
+const logKeys = (message: OutboundMessage) => ({
+  event_id: message.eventId,
+  webhook_id: message.webhookId,
+  mapping_id: message.mappingId,
+  recipient: maskPhone(message.recipient),
+});
+
+/** Up to a second, so held messages do not all return at once. */
+const jitterMs = (): number => Math.floor(Math.random() * 1000);
+
+export const handler = middy(sendBatch)
   .use(injectLambdaContext(logger))
   .use(logMetrics(metrics));

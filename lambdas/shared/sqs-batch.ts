@@ -21,13 +21,20 @@ type RecordHandler = (record: SQSRecord) => Promise<void>;
 export const processFifoBatch = (
   event: SQSEvent,
   context: Context,
-  handleRecord: RecordHandler
+  handleRecord: RecordHandler,
+  {
+    /**
+     * Whether a batch whose every record failed fails the invocation; a
+     * consumer that holds records on purpose answers them as failures.
+     */
+    throwOnFullBatchFailure = true,
+  } = {}
 ): Promise<SQSBatchResponse> =>
   processPartialResponse(
     event,
     handleRecord,
     new SqsFifoPartialProcessorAsync(),
-    { context, skipGroupOnError: true }
+    { context, skipGroupOnError: true, throwOnFullBatchFailure }
   );
 
 /**

@@ -5,6 +5,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { METRICS_NAMESPACE } from '../definitions.js';
 import {
   apiWidgets,
   functionWidgets,
@@ -44,6 +45,16 @@ export interface ObservabilityProps {
   /** Alarms made elsewhere (e.g. per queue) that the dashboard shows too. */
   readonly otherAlarms: readonly cloudwatch.IAlarm[];
   readonly alarmAction: cloudwatch.IAlarmAction;
+  /** Custom metrics of which any count raises an alarm. */
+  readonly metricAlarms?: readonly MetricAlarm[];
+}
+
+/** A custom metric a function emits that must never count. */
+export interface MetricAlarm {
+  /** The emitting function's service name (Powertools' `service`). */
+  readonly service: string;
+  readonly metricName: string;
+  readonly description: string;
 }
 
 /** Placeholder the "trace of one event" query asks the reader to replace. */
@@ -93,6 +104,19 @@ export class Observability extends Construct {
       ...functions
         .filter((watched) => watched.alarmOnThrottles)
         .map((watched) => this.throttleAlarm(watched)),
+      ...(props.metricAlarms ?? []).map((alarm) =>
+        this.countAlarm(
+          new cloudwatch.Metric({
+            namespace: METRICS_NAMESPACE,
+            metricName: alarm.metricName,
+            dimensionsMap: { service: alarm.service },
+            period: ALARM_PERIOD,
+            statistic: 'Sum',
+          }),
+          `${alarm.metricName}Alarm`,
+          alarm.description
+        )
+      ),
     ];
   }
 

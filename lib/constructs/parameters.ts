@@ -1,6 +1,9 @@
 import { CfnParameter, type Stack } from 'aws-cdk-lib';
 import type * as logs from 'aws-cdk-lib/aws-logs';
-import { DEFAULT_LOG_RECORD_TTL_DAYS } from '../definitions.js';
+import {
+  DEFAULT_LOG_RECORD_TTL_DAYS,
+  DEFAULT_THROUGHPUT_MPS,
+} from '../definitions.js';
 import {
   DEFAULT_LOG_RETENTION_DAYS,
   LOG_RETENTION_CHOICES_DAYS,
@@ -21,6 +24,8 @@ export interface DeployParameters {
   readonly logRetention: logs.RetentionDays;
   /** Days a trace record stays in the log table before TTL removes it. */
   readonly logRecordTtlDays: string;
+  /** Messages per second the sending number may send. */
+  readonly whatsAppThroughput: string;
 }
 
 /** The names to use with `--parameters Name=value`. */
@@ -30,6 +35,7 @@ export const ParameterName = {
   AlarmEmail: 'AlarmEmail',
   LogRetentionDays: 'LogRetentionDays',
   LogRecordTtlDays: 'LogRecordTtlDays',
+  WhatsAppThroughput: 'WhatsAppThroughput',
 } as const;
 
 /**
@@ -75,6 +81,7 @@ export const declareDeployParameters = (stack: Stack): DeployParameters => {
     alarmEmail: alarmEmail.valueAsString,
     logRetention: declareLogRetention(stack),
     logRecordTtlDays: declareLogRecordTtl(stack),
+    whatsAppThroughput: declareThroughput(stack),
   };
 };
 
@@ -98,6 +105,24 @@ const declareLogRecordTtl = (stack: Stack): string => {
     default: DEFAULT_LOG_RECORD_TTL_DAYS,
     minValue: 1,
     maxValue: MAX_LOG_RECORD_TTL_DAYS,
+  });
+
+  return parameter.valueAsString;
+};
+
+/** Meta's highest throughput tier, in messages per second (FACTS A7). */
+const MAX_THROUGHPUT_MPS = 1000;
+
+const declareThroughput = (stack: Stack): string => {
+  const parameter = new CfnParameter(stack, ParameterName.WhatsAppThroughput, {
+    type: 'Number',
+    description:
+      'Messages per second the sending number may send (80 by default; ' +
+      '1,000 after Meta upgrades it, 20 for a coexistence number). The ' +
+      'sender paces itself to stay under it.',
+    default: DEFAULT_THROUGHPUT_MPS,
+    minValue: 1,
+    maxValue: MAX_THROUGHPUT_MPS,
   });
 
   return parameter.valueAsString;

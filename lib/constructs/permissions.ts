@@ -39,8 +39,9 @@ export interface AccessTargets {
  * the mapper reads configs and stored bodies, writes traces, claims
  * provider event ids, keeps captured payloads, queues messages and holds
  * or cancels delayed ones; the release function settles held messages and
- * queues the due ones; the
- * sender writes traces and reads the WhatsApp token; the admin API manages
+ * queues the due ones; the sender keeps the send ledger and traces, reads
+ * the WhatsApp token and moves unreadable messages to its dead-letter
+ * queue; the admin API manages
  * configs and webhook secrets, reads traces and stored bodies, and reads
  * the WhatsApp token to list the approved templates; the status function
  * reads the app secret, looks messages up and updates their status and
@@ -70,8 +71,11 @@ export const grantLeastPrivilege = (targets: AccessTargets): void => {
   workers.delay.queue.grantSendMessages(release.role);
   workers.outbound.queue.grantSendMessages(release.role);
 
-  tables.logs.grantWrite(sender.role);
+  // It reads the log table too: the send ledger, last sends, the pause.
+  tables.logs.grantReadWrite(sender.role);
   tokenSecret.grantRead(sender.role);
+  // Unreadable messages go straight to the dead-letter queue.
+  workers.outbound.deadLetterQueue.grantSendMessages(sender.role);
 
   tables.config.grantReadWrite(admin.role);
   tables.logs.grantRead(admin.role);

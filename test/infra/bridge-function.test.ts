@@ -126,6 +126,10 @@ describe('BridgeFunction', () => {
       [Env.LogRecordTtlDays]: { Ref: 'LogRecordTtlDays' },
       [Env.PayloadBucket]: { Ref: Match.stringLikeRegexp('^PayloadBucket') },
       [Env.WhatsAppAppSecret]: refTo(stack.appSecret),
+      [Env.OutboundDeadLetterQueueUrl]: {
+        Ref: Match.stringLikeRegexp('^OutboundQueueDeadLetterQueue'),
+      },
+      [Env.WhatsAppThroughput]: { Ref: 'WhatsAppThroughput' },
     };
 
     // Assert

@@ -131,7 +131,7 @@ describe('alarms', () => {
     );
 
     // Assert
-    template.resourceCountIs('AWS::CloudWatch::Alarm', 11);
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 13);
     for (const alarm of alarms) {
       expect(alarm.Properties.AlarmActions).toEqual([refTo(topic)]);
       expect(alarm.Properties.OKActions).toEqual([refTo(topic)]);
@@ -215,6 +215,25 @@ describe('alarms', () => {
       }),
     ]);
   });
+
+  it.each(['MessageUnconfirmed', 'SendingStopped'])(
+    'alarms on any %s the sender counts',
+    (metricName) => {
+      // Act
+      const alarms = alarmsOn(metricName);
+
+      // Assert
+      expect(alarms).toEqual([
+        expect.objectContaining({
+          Namespace: METRICS_NAMESPACE,
+          Dimensions: [{ Name: 'service', Value: 'sender' }],
+          Statistic: 'Sum',
+          Threshold: 1,
+          ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        }),
+      ]);
+    }
+  );
 
   it('alarms on server errors of the HTTP API', () => {
     // Act

@@ -156,8 +156,18 @@ describe('permissions of the product functions', () => {
   });
 
   describe('sender', () => {
-    it('writes the log table', () => {
-      expectGrant(sender.role, TABLE_WRITE_ACTIONS, getAtt(logTable, 'Arn'));
+    it('reads and writes the log table (send ledger, traces)', () => {
+      expect(actionsOn(sender.role, logTable)).toEqual(
+        [...new Set([...TABLE_READ_ACTIONS, ...TABLE_WRITE_ACTIONS])].sort()
+      );
+    });
+
+    it('sends unreadable messages to the outbound dead-letter queue', () => {
+      expectGrant(
+        sender.role,
+        SEND_ACTIONS,
+        getAtt(child<QueueWorker>('OutboundQueue').deadLetterQueue, 'Arn')
+      );
     });
 
     it('reads the WhatsApp token secret', () => {

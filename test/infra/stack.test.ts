@@ -2,7 +2,11 @@ import { App } from 'aws-cdk-lib';
 import { describe, expect, it, vi } from 'vitest';
 import { ParameterName } from '../../lib/constructs/parameters.js';
 import { TOKEN_PLACEHOLDER } from '../../lib/constructs/token-secret.js';
-import { DEFAULT_LOG_RECORD_TTL_DAYS, Routes } from '../../lib/definitions.js';
+import {
+  DEFAULT_LOG_RECORD_TTL_DAYS,
+  DEFAULT_THROUGHPUT_MPS,
+  Routes,
+} from '../../lib/definitions.js';
 import { getAtt, logicalId, refTo, synthTemplate } from './stack-fixture.js';
 
 const { stack, template } = synthTemplate();
@@ -68,6 +72,19 @@ describe('WaptoWebhookBridgeStack', () => {
         Type: 'Number',
         Default: DEFAULT_LOG_RECORD_TTL_DAYS,
         MinValue: 1,
+      });
+    });
+
+    it('takes the number throughput, 80 messages per second by default', () => {
+      // Act
+      const throughput = parameter(ParameterName.WhatsAppThroughput);
+
+      // Assert
+      expect(throughput).toMatchObject({
+        Type: 'Number',
+        Default: DEFAULT_THROUGHPUT_MPS,
+        MinValue: 1,
+        MaxValue: 1000,
       });
     });
   });
@@ -155,7 +172,7 @@ describe('WaptoWebhookBridgeStack', () => {
       'AWS::ApiGatewayV2::Integration': 3,
       'AWS::ApiGatewayV2::Route': Routes.length,
       'AWS::ApiGatewayV2::Stage': 1,
-      'AWS::CloudWatch::Alarm': 11,
+      'AWS::CloudWatch::Alarm': 13,
       'AWS::CloudWatch::Dashboard': 1,
       'AWS::DynamoDB::Table': 2,
       'AWS::IAM::Policy': 6,

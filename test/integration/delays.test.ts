@@ -2,7 +2,11 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TraceRecord } from '../../lambdas/shared/domain/trace.js';
-import { adminClient, isTraceSettled } from '../../local/admin-client.js';
+import {
+  adminClient,
+  isTraceSettled,
+  sendingStages,
+} from '../../local/admin-client.js';
 import {
   deliver,
   readFixture,
@@ -135,8 +139,7 @@ const RELEASED_AND_SENT = [
   'sent',
 ];
 
-const stages = (records: readonly TraceRecord[]) =>
-  records.map((record) => record.stage);
+const stages = sendingStages;
 
 /** Whether a handler logged `message` for the event. */
 const logged = (message: string, eventId: string): boolean =>

@@ -1,7 +1,9 @@
 import {
+  ChangeMessageVisibilityBatchCommand,
   SendMessageBatchCommand,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
 import { Env } from '../../../lib/definitions.js';
 import { requireEnv } from '../config.js';
 import { DependencyError } from '../domain/errors.js';
@@ -83,4 +85,42 @@ export const enqueueHops = async (
       throw new DependencyError(`Holding messages failed: ${codes}.`);
     }
   }
+};
+
+/**
+ * Keeps received outbound messages away for the given seconds (0 makes one
+ * visible at once). On a FIFO queue a message kept away holds its group.
+ */
+export const holdMessages = async (
+  holds: readonly { receiptHandle: string; seconds: number }[]
+): Promise<void> => {
+  for (let start = 0; start < holds.length; start += SQS_BATCH_LIMIT) {
+    const chunk = holds.slice(start, start + SQS_BATCH_LIMIT);
+    const result = await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: requireEnv(Env.OutboundQueueUrl),
+        Entries: chunk.map((hold, index) => ({
+          Id: String(index),
+          ReceiptHandle: hold.receiptHandle,
+          VisibilityTimeout: hold.seconds,
+        })),
+      })
+    );
+    if (result.Failed && result.Failed.length > 0) {
+      const codes = result.Failed.map((entry) => entry.Code).join(', ');
+      throw new DependencyError(`Holding messages failed: ${codes}.`);
+    }
+  }
+};
+
+/** Moves an outbound message no attempt can help to its dead-letter queue. */
+export const moveToDeadLetter = async (record: SQSRecord): Promise<void> => {
+  await sqs.send(
+    new SendMessageCommand({
+      QueueUrl: requireEnv(Env.OutboundDeadLetterQueueUrl),
+      MessageBody: record.body,
+      MessageGroupId: record.attributes.MessageGroupId ?? 'unreadable',
+      MessageDeduplicationId: record.messageId,
+    })
+  );
 };

@@ -97,10 +97,16 @@ export const deleteWebhookSecret = async (webhookId: string): Promise<void> => {
   );
 };
 
-/** The WhatsApp access token, cached like the webhook secrets. */
-export const readWhatsAppToken = async (): Promise<string> => {
+/**
+ * The WhatsApp access token, cached like the webhook secrets; `fresh`
+ * skips the cache, to see a token replaced after Meta refused the old one.
+ */
+export const readWhatsAppToken = async ({
+  fresh = false,
+} = {}): Promise<string> => {
   const token = await provider.get(requireEnv(Env.WhatsAppTokenSecret), {
     maxAge: SECRET_CACHE_SECONDS,
+    forceFetch: fresh,
   });
   if (typeof token !== 'string' || token === '') {
     throw new DependencyError('The WhatsApp access token secret is empty.');

@@ -38,6 +38,8 @@ export const outboundMessageSchema = z.object({
   messageKey: z.string(),
   recipient: z.string(),
   queuedAt: z.string(),
+  /** Seconds at least between two messages to this recipient. */
+  minGapSeconds: z.number().nonnegative().optional(),
   request: z.custom<TemplateMessageRequest>(
     (value) =>
       typeof value === 'object' &&

@@ -1,3 +1,4 @@
+import { DEFAULT_MIN_GAP_SECONDS } from './delivery.js';
 import { parseJsonExact } from './json.js';
 import { evaluateMapping, type Mapping, matchesEventKey } from './mapping.js';
 import {
@@ -203,6 +204,7 @@ export const planEvent = async (
         ),
         recipient: planned.recipient,
         queuedAt: at,
+        minGapSeconds: webhook.minGapSeconds ?? DEFAULT_MIN_GAP_SECONDS,
         request: planned.request,
       };
       const recipient = maskPhone(planned.recipient);

@@ -23,6 +23,8 @@ export const TraceStage = {
   Cancelled: 'cancelled',
   /** What a cancelling mapping did, on the cancelling event's chain. */
   Cancel: 'cancel',
+  /** The send may or may not have reached WhatsApp; it is not repeated. */
+  Unconfirmed: 'unconfirmed',
 } as const;
 export type TraceStage = (typeof TraceStage)[keyof typeof TraceStage];
 

@@ -26,6 +26,8 @@ export interface Webhook {
   readonly status: WebhookStatus;
   /** ISO 3166 country for phone numbers written without a country code. */
   readonly defaultCountry?: string;
+  /** Seconds at least between two messages to one recipient (default 6). */
+  readonly minGapSeconds?: number;
   /** How a `generic` source signs and where its event key is. */
   readonly source?: GenericSource;
   readonly createdAt: string;
@@ -56,6 +58,8 @@ export const OWN_SECRET_NEEDED =
   'this provider issues the signing secret itself: paste it as secret';
 
 const MIN_SECRET_LENGTH = 16;
+/** The longest spacing a webhook may ask for: one message a day. */
+const MAX_MIN_GAP_SECONDS = 86_400;
 const MAX_SECRET_LENGTH = 256;
 
 /** Why a pasted secret cannot be the provider's, if it cannot. */
@@ -101,6 +105,7 @@ export const createWebhookSchema = z
       )
       .transform((value) => value.toUpperCase())
       .optional(),
+    minGapSeconds: z.number().int().min(0).max(MAX_MIN_GAP_SECONDS).optional(),
     source: genericSourceSchema.optional(),
   })
   .refine(
@@ -145,6 +150,9 @@ export const newWebhook = (
     provider: input.provider,
     status: WebhookStatus.Capture,
     ...(input.defaultCountry ? { defaultCountry: input.defaultCountry } : {}),
+    ...(input.minGapSeconds !== undefined
+      ? { minGapSeconds: input.minGapSeconds }
+      : {}),
     ...(input.source ? { source: input.source } : {}),
     createdAt: at,
     updatedAt: at,

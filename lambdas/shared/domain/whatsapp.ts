@@ -58,6 +58,8 @@ export interface TemplateMessageRequest {
   readonly recipient_type: 'individual';
   readonly to: string;
   readonly type: 'template';
+  /** Echoed in Meta's status callbacks; the sender puts the message key. */
+  readonly biz_opaque_callback_data?: string;
   readonly template: {
     readonly name: string;
     readonly language: { readonly code: string };
@@ -80,52 +82,3 @@ export interface GraphError {
   readonly message?: string;
   readonly error_data?: { readonly details?: string };
 }
-
-export type SendVerdict =
-  | { readonly kind: 'sent'; readonly wamid: string; readonly waId?: string }
-  | {
-      readonly kind: 'retry' | 'failed';
-      readonly code: string;
-      readonly reason: string;
-    };
-
-/**
- * Meta codes that a later attempt can clear (FACTS A6). Everything else
- * with an error body is permanent until a person changes something.
- */
-const TRANSIENT_CODES = new Set([
-  1, 2, 4, 80007, 130429, 131000, 131016, 131056, 133004,
-]);
-
-/**
- * Judges Meta's answer by its error code, not the HTTP status, as Meta
- * asks; a 5xx or an unreadable answer is retried.
- */
-export const judgeSendResponse = (
-  status: number,
-  body: unknown
-): SendVerdict => {
-  const success = body as Partial<SendSuccess> | undefined;
-  const wamid = success?.messages?.[0]?.id;
-  if (status >= 200 && status < 300 && typeof wamid === 'string') {
-    return { kind: 'sent', wamid, waId: success?.contacts?.[0]?.wa_id };
-  }
-  const error = (body as { error?: GraphError } | undefined)?.error;
-  const code = error?.code;
-  const reason = [error?.message, error?.error_data?.details]
-    .filter(Boolean)
-    .join(': ');
-  if (code === undefined || status >= 500) {
-    return {
-      kind: 'retry',
-      code: code === undefined ? `http_${status}` : `meta_${code}`,
-      reason: reason || `WhatsApp answered HTTP ${status}`,
-    };
-  }
-
-  return {
-    kind: TRANSIENT_CODES.has(code) ? 'retry' : 'failed',
-    code: `meta_${code}`,
-    reason: reason || `WhatsApp error ${code}`,
-  };
-};

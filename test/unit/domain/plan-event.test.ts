@@ -145,6 +145,25 @@ describe('planEvent', () => {
     ]);
   });
 
+  it("puts the webhook's spacing per recipient on each message", async () => {
+    const spaced = { ...webhook('active'), minGapSeconds: 30 };
+    const recipients = [mapping('m1', '"+15550100142"')];
+
+    const [withGap] = (
+      await planEvent(message, { webhook: spaced, mappings: recipients }, NOW)
+    ).messages;
+    const [byDefault] = (
+      await planEvent(
+        message,
+        { webhook: webhook('active'), mappings: recipients },
+        NOW
+      )
+    ).messages;
+
+    expect(withGap?.minGapSeconds).toBe(30);
+    expect(byDefault?.minGapSeconds).toBe(6);
+  });
+
   it('keeps phone numbers out of the trace', async () => {
     const plan = await planEvent(
       message,

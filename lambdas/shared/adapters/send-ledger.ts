@@ -1,0 +1,313 @@
+import {
+  GetCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
+import { Env } from '../../../lib/definitions.js';
+import { requireEnv, traceExpiry } from '../config.js';
+import type { LedgerState } from '../domain/delivery.js';
+import {
+  DUPLICATE_WINDOW_SECONDS,
+  type OutboundMessage,
+  recipientGroup,
+} from '../domain/messages.js';
+import { maskPhone } from '../domain/phone.js';
+import { dynamo } from './clients.js';
+
+/**
+ * The send ledger in the log table: one item per message key
+ * (`SEND#<messageKey>`, `STATE`) that a send must claim first, the
+ * `WAMID#<wamid>` pointer once Meta accepted it, the last send time per
+ * recipient and the sender-wide pause after a rate limit or a blocked
+ * account. Every change of a claim is conditional on the claim it ends.
+ */
+
+export interface LedgerEntry {
+  readonly state: LedgerState;
+  readonly leaseId?: string;
+  /** Epoch milliseconds the claim's invocation ends by, with a margin. */
+  readonly leaseUntil?: number;
+  /** Requests made to WhatsApp for this message so far. */
+  readonly attempts: number;
+}
+
+const table = () => requireEnv(Env.LogTable);
+const ledgerKey = (key: string) => ({ pk: `SEND#${key}`, sk: 'STATE' });
+const recipientKey = (recipient: string) => ({
+  pk: `RECIPIENT#${recipientGroup(recipient)}`,
+  sk: 'LAST_SEND',
+});
+const PAUSE_KEY = { pk: 'SENDER#PAUSE', sk: 'STATE' };
+const DAY_SECONDS = 86_400;
+
+/**
+ * Ledger items outlive any redelivery: the queues keep messages 14 days
+ * and a dead letter can be redriven within another 14.
+ */
+const ledgerExpiry = (now: Date): number =>
+  Math.max(
+    traceExpiry(now),
+    Math.floor(now.getTime() / 1000) +
+      DUPLICATE_WINDOW_SECONDS +
+      21 * DAY_SECONDS
+  );
+
+const isConditionFailure = (error: unknown): boolean => {
+  const name = (error as Error).name;
+  return (
+    name === 'ConditionalCheckFailedException' ||
+    name === 'TransactionCanceledException'
+  );
+};
+
+/** Runs a conditional write; false when its condition did not hold. */
+const writeIf = async (command: UpdateCommand): Promise<boolean> => {
+  try {
+    await dynamo.send(command);
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+};
+
+export const readLedger = async (
+  messageKey: string
+): Promise<LedgerEntry | undefined> => {
+  const { Item } = await dynamo.send(
+    new GetCommand({
+      TableName: table(),
+      Key: ledgerKey(messageKey),
+      ConsistentRead: true,
+    })
+  );
+  if (Item === undefined) return undefined;
+
+  return {
+    state: Item.state as LedgerState,
+    leaseId: Item.leaseId as string | undefined,
+    leaseUntil: Item.leaseUntil as number | undefined,
+    attempts: Number(Item.attempts ?? 0),
+  };
+};
+
+/**
+ * Claims a message for one attempt: only a new message or one released
+ * for a retry can be claimed. Answers the attempt's number, or `undefined`
+ * when another claim holds it.
+ */
+export const claimSend = async (
+  message: OutboundMessage,
+  lease: { readonly id: string; readonly until: number },
+  now: Date
+): Promise<number | undefined> => {
+  try {
+    const { Attributes } = await dynamo.send(
+      new UpdateCommand({
+        TableName: table(),
+        Key: ledgerKey(message.messageKey),
+        UpdateExpression:
+          'SET #state = :sending, leaseId = :leaseId, leaseUntil = :until, ' +
+          'attempts = if_not_exists(attempts, :zero) + :one, ' +
+          'eventId = :eventId, webhookId = :webhookId, mappingId = :mappingId, ' +
+          'recipient = :recipient, updatedAt = :at, expiresAt = :expiresAt',
+        ConditionExpression: 'attribute_not_exists(pk) OR #state = :retrying',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: {
+          ':sending': 'sending',
+          ':retrying': 'retrying',
+          ':leaseId': lease.id,
+          ':until': lease.until,
+          ':zero': 0,
+          ':one': 1,
+          ':eventId': message.eventId,
+          ':webhookId': message.webhookId,
+          ':mappingId': message.mappingId,
+          ':recipient': maskPhone(message.recipient),
+          ':at': now.toISOString(),
+          ':expiresAt': ledgerExpiry(now),
+        },
+        ReturnValues: 'ALL_NEW',
+      })
+    );
+    return Number(Attributes?.attempts ?? 1);
+  } catch (error) {
+    if (isConditionFailure(error)) return undefined;
+    throw error;
+  }
+};
+
+export interface Settlement {
+  readonly state: Exclude<LedgerState, 'sending'>;
+  readonly code?: string;
+  readonly reason?: string;
+}
+
+/**
+ * Ends the claim `leaseId` holds: `retrying` releases it, the others are
+ * final. Answers false when that claim no longer holds the message.
+ */
+export const settleClaim = async (
+  messageKey: string,
+  leaseId: string,
+  settlement: Settlement,
+  now: Date
+): Promise<boolean> => {
+  return writeIf(
+    new UpdateCommand({
+      TableName: table(),
+      Key: ledgerKey(messageKey),
+      UpdateExpression:
+        'SET #state = :state, code = :code, reason = :reason, ' +
+        'updatedAt = :at REMOVE leaseUntil',
+      ConditionExpression: '#state = :sending AND leaseId = :leaseId',
+      ExpressionAttributeNames: { '#state': 'state' },
+      ExpressionAttributeValues: {
+        ':state': settlement.state,
+        ':code': settlement.code ?? null,
+        ':reason': settlement.reason ?? null,
+        ':at': now.toISOString(),
+        ':sending': 'sending',
+        ':leaseId': leaseId,
+      },
+    })
+  );
+};
+
+/**
+ * Records Meta's acceptance in one transaction: the claim becomes `sent`
+ * with the wamid, the `WAMID#` pointer is written for status callbacks, and
+ * the recipient's last send time moves on.
+ */
+export const recordSent = async (
+  message: OutboundMessage,
+  leaseId: string,
+  wamid: string,
+  now: Date
+): Promise<void> => {
+  const expiresAt = ledgerExpiry(now);
+  await dynamo.send(
+    new TransactWriteCommand({
+      TransactItems: [
+        {
+          Update: {
+            TableName: table(),
+            Key: ledgerKey(message.messageKey),
+            UpdateExpression:
+              'SET #state = :sent, wamid = :wamid, updatedAt = :at ' +
+              'REMOVE leaseUntil, code, reason',
+            ConditionExpression: '#state = :sending AND leaseId = :leaseId',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: {
+              ':sent': 'sent',
+              ':wamid': wamid,
+              ':at': now.toISOString(),
+              ':sending': 'sending',
+              ':leaseId': leaseId,
+            },
+          },
+        },
+        {
+          Put: {
+            TableName: table(),
+            Item: {
+              pk: `WAMID#${wamid}`,
+              sk: 'MESSAGE',
+              messageKey: message.messageKey,
+              eventId: message.eventId,
+              webhookId: message.webhookId,
+              mappingId: message.mappingId,
+              recipient: maskPhone(message.recipient),
+              template: message.request.template.name,
+              at: now.toISOString(),
+              expiresAt,
+            },
+          },
+        },
+        {
+          Put: {
+            TableName: table(),
+            Item: {
+              ...recipientKey(message.recipient),
+              lastSentAt: now.getTime(),
+              expiresAt: Math.floor(now.getTime() / 1000) + DAY_SECONDS,
+            },
+          },
+        },
+      ],
+    })
+  );
+};
+
+/** When a message last left for `recipient`, in epoch milliseconds. */
+export const lastSentTo = async (
+  recipient: string
+): Promise<number | undefined> => {
+  const { Item } = await dynamo.send(
+    new GetCommand({ TableName: table(), Key: recipientKey(recipient) })
+  );
+  const at = Item?.lastSentAt;
+
+  return typeof at === 'number' ? at : undefined;
+};
+
+/**
+ * Takes the recipient's next send slot: succeeds only if no message left
+ * for them within `minGapMs`, so two sends cannot both pass the spacing
+ * check even if one recipient's messages were ever handled at once.
+ */
+export const reserveRecipient = async (
+  recipient: string,
+  minGapMs: number,
+  now: number
+): Promise<boolean> => {
+  return writeIf(
+    new UpdateCommand({
+      TableName: table(),
+      Key: recipientKey(recipient),
+      UpdateExpression: 'SET lastSentAt = :now, expiresAt = :expiresAt',
+      ConditionExpression:
+        'attribute_not_exists(lastSentAt) OR lastSentAt <= :cutoff',
+      ExpressionAttributeValues: {
+        ':now': now,
+        ':cutoff': now - minGapMs,
+        ':expiresAt': Math.floor(now / 1000) + DAY_SECONDS,
+      },
+    })
+  );
+};
+
+/** Until when every send waits, in epoch milliseconds (0 for none). */
+export const readPause = async (): Promise<number> => {
+  const { Item } = await dynamo.send(
+    new GetCommand({ TableName: table(), Key: PAUSE_KEY })
+  );
+  const until = Item?.pausedUntil;
+
+  return typeof until === 'number' ? until : 0;
+};
+
+/** Makes every send wait until `until`, unless a longer pause is on. */
+export const pauseSending = async (
+  until: number,
+  code: string,
+  now: Date
+): Promise<void> => {
+  await writeIf(
+    new UpdateCommand({
+      TableName: table(),
+      Key: PAUSE_KEY,
+      UpdateExpression:
+        'SET pausedUntil = :until, code = :code, updatedAt = :at, ' +
+        'expiresAt = :expiresAt',
+      ConditionExpression:
+        'attribute_not_exists(pausedUntil) OR pausedUntil < :until',
+      ExpressionAttributeValues: {
+        ':until': until,
+        ':code': code,
+        ':at': now.toISOString(),
+        ':expiresAt': Math.floor(until / 1000) + DAY_SECONDS,
+      },
+    })
+  );
+};

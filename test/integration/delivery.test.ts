@@ -1,0 +1,447 @@
+import { mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  PutSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import {
+  ChangeMessageVisibilityCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  messageKey,
+  type OutboundMessage,
+  recipientGroup,
+} from '../../lambdas/shared/domain/messages.js';
+import type { TraceRecord } from '../../lambdas/shared/domain/trace.js';
+import { Tables } from '../../lib/definitions.js';
+import {
+  adminClient,
+  isTraceSettled,
+  queueDepth,
+  sendingStages,
+} from '../../local/admin-client.js';
+import { type CrashInjector, crashInjector } from '../../local/crash.js';
+import {
+  deliver,
+  readFixture,
+  stripeDelivery,
+  testSecrets,
+} from '../../local/deliveries.js';
+import { PAYMENT_LINK } from '../../local/demo-setup.js';
+import { waitFor } from '../../local/net.js';
+import { localAws, WHATSAPP_TOKEN_SECRET_ID } from '../../local/resources.js';
+import { type Runtime, startRuntime } from '../../local/runtime.js';
+import type { RecordedRequest } from '../../local/whatsapp-standin.js';
+import { scratchFolder } from '../scratch.js';
+
+/**
+ * The sender against moto and the WhatsApp stand-in: never twice across
+ * crashes and lost answers, retries by Meta's code, spacing per recipient.
+ * Waits are bounded only to stop a hang; no assertion depends on speed.
+ */
+const START_MS = 90_000;
+const TEST_MS = 240_000;
+const SETTLE = { timeoutMs: 180_000, intervalMs: 250 };
+const MAPPING_ID = 'payment-link';
+const SAMPLE_RECIPIENT = '+15550100142';
+const SAMPLE_EVENT = 'evt_000000000000000000000000';
+
+let runtime: Runtime;
+let sqs: SQSClient;
+let dynamo: DynamoDBDocumentClient;
+let crash: CrashInjector;
+const secret = testSecrets().stripe;
+
+beforeAll(async () => {
+  crash = crashInjector();
+  runtime = await startRuntime({
+    port: 0,
+    logDir: mkdtempSync(join(scratchFolder(), 'delivery-')),
+    wrapHandlers: { sender: crash.wrap },
+  });
+  sqs = new SQSClient(localAws(runtime.awsEndpoint));
+  dynamo = DynamoDBDocumentClient.from(
+    new DynamoDBClient(localAws(runtime.awsEndpoint))
+  );
+}, START_MS);
+
+afterAll(async () => {
+  crash?.restore();
+  sqs?.destroy();
+  dynamo?.destroy();
+  await runtime?.stop();
+});
+
+const admin = () => adminClient(runtime.apiUrl);
+const standIn = () => {
+  if (runtime.standIn === undefined) throw new Error('no stand-in');
+  return runtime.standIn;
+};
+
+const stripeWebhook = async (template = PAYMENT_LINK.template) => {
+  const { webhook } = await admin().createWebhook({
+    name: 'Stripe test account',
+    provider: 'stripe',
+    secret,
+  });
+  await admin().putMapping(webhook.webhookId, MAPPING_ID, {
+    ...PAYMENT_LINK,
+    template,
+  });
+  await admin().activate(webhook.webhookId);
+
+  return webhook.webhookId;
+};
+
+/** A charge.failed for `recipient`, as a distinct Stripe event. */
+const sendCharge = async (
+  webhookId: string,
+  recipient: string,
+  tag: string
+): Promise<string> => {
+  const body = Buffer.from(
+    readFixture('stripe-charge-failed.json')
+      .toString()
+      .replace(SAMPLE_EVENT, `evt_${tag}_${Date.now()}`)
+      .replace(SAMPLE_RECIPIENT, recipient)
+  );
+  const answer = await deliver(
+    runtime.apiUrl,
+    webhookId,
+    stripeDelivery({ body, secret })
+  );
+  expect(answer.status).toBe(202);
+
+  return (answer.body as { eventId: string }).eventId;
+};
+
+const traceWhere = (
+  eventId: string,
+  done: (records: TraceRecord[]) => boolean,
+  what: string
+) =>
+  waitFor(
+    async () => {
+      const records = await admin().readEvent(eventId);
+      return records && done(records) ? records : undefined;
+    },
+    { ...SETTLE, what }
+  );
+
+const settledTrace = (eventId: string) =>
+  traceWhere(eventId, isTraceSettled, 'the event trace to settle');
+
+/** Send requests the stand-in received for `recipient`, oldest first. */
+const sendsTo = (recipient: string): RecordedRequest[] =>
+  standIn()
+    .requests()
+    .filter(
+      (request) =>
+        request.method === 'POST' &&
+        (JSON.parse(request.body) as { to?: string }).to === recipient
+    );
+
+const errorCode = (request: RecordedRequest) =>
+  (request.response as { error?: { code?: number } }).error?.code;
+
+const ledgerOf = async (eventId: string, recipient: string) => {
+  const { Item } = await dynamo.send(
+    new GetCommand({
+      TableName: Tables.logs.localName,
+      Key: {
+        pk: `SEND#${messageKey(eventId, MAPPING_ID, recipient)}`,
+        sk: 'STATE',
+      },
+    })
+  );
+
+  return Item;
+};
+
+const outboundUrl = () => runtime.resources.queues.outbound.url;
+
+const queueDrained = () =>
+  waitFor(
+    async () =>
+      (await queueDepth(sqs, outboundUrl())) === 0 ? true : undefined,
+    { ...SETTLE, what: 'the outbound queue to drain' }
+  );
+
+describe('sending each message once', { timeout: TEST_MS }, () => {
+  it('sends no second request when the sender dies after WhatsApp accepted', async () => {
+    // Arrange
+    const recipient = '+15550100150';
+    const webhookId = await stripeWebhook();
+    const crashed = crash.arm(recipient);
+
+    // Act: the invocation dies once WhatsApp's answer is in, before the
+    // sender records it or deletes the queue message.
+    const eventId = await sendCharge(webhookId, recipient, 'crash');
+    const report = await crashed;
+    // The queue hands the message out again; here at once rather than
+    // after the visibility timeout.
+    await Promise.all(
+      report.event.Records.map((record) =>
+        sqs.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: outboundUrl(),
+            ReceiptHandle: record.receiptHandle,
+            VisibilityTimeout: 0,
+          })
+        )
+      )
+    );
+    const trace = await traceWhere(
+      eventId,
+      (records) => records.some((record) => record.stage === 'unconfirmed'),
+      'the sender to record the message unconfirmed'
+    );
+    await queueDrained();
+
+    // Assert
+    expect(report.status).toBe(200);
+    expect(sendsTo(recipient)).toHaveLength(1);
+    expect(sendingStages(trace)).toEqual([
+      'received',
+      'matched',
+      'queued',
+      'unconfirmed',
+    ]);
+    expect(trace.at(-1)).toMatchObject({
+      code: 'attempt_interrupted',
+      reason: expect.stringContaining('not sent again'),
+    });
+    expect(await ledgerOf(eventId, recipient)).toMatchObject({
+      state: 'unconfirmed',
+      attempts: 1,
+    });
+  });
+
+  it('records a send whose answer never came unconfirmed, and ignores a redelivery', async () => {
+    // Arrange: WhatsApp accepts, then the connection drops unanswered.
+    const recipient = '+15550100151';
+    const webhookId = await stripeWebhook();
+    standIn().injectFaults([
+      { kind: 'timeout', accept: true, holdMs: 200, to: recipient.slice(1) },
+    ]);
+
+    // Act
+    const eventId = await sendCharge(webhookId, recipient, 'timeout');
+    const trace = await settledTrace(eventId);
+    const [sent] = sendsTo(recipient);
+    const request = JSON.parse(sent?.body ?? '{}');
+    const redelivered: OutboundMessage = {
+      v: 1,
+      eventId,
+      webhookId,
+      mappingId: MAPPING_ID,
+      messageKey: messageKey(eventId, MAPPING_ID, recipient),
+      recipient,
+      queuedAt: new Date().toISOString(),
+      request,
+    };
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: outboundUrl(),
+        MessageBody: JSON.stringify(redelivered),
+        MessageGroupId: recipientGroup(recipient),
+        MessageDeduplicationId: `again-${redelivered.messageKey}`,
+      })
+    );
+    await queueDrained();
+
+    // Assert
+    expect(sent?.status).toBe(0);
+    expect(sent?.response).toMatchObject({ acceptedAs: expect.any(String) });
+    expect(request.biz_opaque_callback_data).toBe(redelivered.messageKey);
+    expect(sendsTo(recipient)).toHaveLength(1);
+    expect(trace.at(-1)).toMatchObject({
+      stage: 'unconfirmed',
+      code: 'no_answer',
+    });
+    expect(await ledgerOf(eventId, recipient)).toMatchObject({
+      state: 'unconfirmed',
+      code: 'no_answer',
+    });
+  });
+});
+
+describe('retries by Meta code', { timeout: TEST_MS }, () => {
+  it('holds back only the recipient that hit the pair limit (131056)', async () => {
+    // Arrange
+    const limited = '+15550100152';
+    const other = '+15550100153';
+    const webhookId = await stripeWebhook();
+    standIn().injectFaults([{ kind: 'pair', to: limited.slice(1) }]);
+
+    // Act
+    const limitedEvent = await sendCharge(webhookId, limited, 'pair');
+    const otherEvent = await sendCharge(webhookId, other, 'other');
+    const [limitedTrace, otherTrace] = await Promise.all([
+      settledTrace(limitedEvent),
+      settledTrace(otherEvent),
+    ]);
+
+    // Assert
+    const requests = standIn().requests();
+    const toLimited = sendsTo(limited);
+    const [toOther] = sendsTo(other);
+    expect(toLimited.map(errorCode)).toEqual([131056, undefined]);
+    expect(toLimited.map((request) => request.status)).toEqual([400, 200]);
+    expect(toOther?.status).toBe(200);
+    // The other recipient's message left while the limited one waited.
+    expect(requests.indexOf(toOther as RecordedRequest)).toBeLessThan(
+      requests.indexOf(toLimited[1] as RecordedRequest)
+    );
+    expect(sendingStages(limitedTrace)).toEqual([
+      'received',
+      'matched',
+      'queued',
+      'retrying',
+      'sent',
+    ]);
+    expect(limitedTrace[3]).toMatchObject({ code: 'meta_131056' });
+    expect(sendingStages(otherTrace).at(-1)).toBe('sent');
+    expect(await ledgerOf(limitedEvent, limited)).toMatchObject({
+      state: 'sent',
+      attempts: 2,
+      wamid: limitedTrace.at(-1)?.wamid,
+    });
+  });
+
+  it('backs off after the throughput limit (130429) and then sends', async () => {
+    // Arrange
+    const recipient = '+15550100154';
+    const webhookId = await stripeWebhook();
+    standIn().injectFaults([{ kind: 'throughput', to: recipient.slice(1) }]);
+
+    // Act
+    const eventId = await sendCharge(webhookId, recipient, 'throughput');
+    const trace = await settledTrace(eventId);
+
+    // Assert
+    expect(sendsTo(recipient).map(errorCode)).toEqual([130429, undefined]);
+    expect(trace.map((record) => [record.stage, record.code])).toEqual([
+      ['received', undefined],
+      ['matched', undefined],
+      ['queued', undefined],
+      ['retrying', 'meta_130429'],
+      ['sent', undefined],
+    ]);
+  });
+
+  it("records a permanent refusal as failed with Meta's code, once", async () => {
+    // Arrange: a paused template is refused with 132015 until it resumes.
+    const recipient = '+15550100157';
+    const webhookId = await stripeWebhook({
+      ...PAYMENT_LINK.template,
+      name: 'payment_reminder',
+    });
+
+    // Act
+    const eventId = await sendCharge(webhookId, recipient, 'paused');
+    const trace = await settledTrace(eventId);
+    await queueDrained();
+
+    // Assert
+    expect(sendsTo(recipient).map(errorCode)).toEqual([132015]);
+    expect(trace.at(-1)).toMatchObject({
+      stage: 'failed',
+      code: 'meta_132015',
+    });
+    expect(await ledgerOf(eventId, recipient)).toMatchObject({
+      state: 'failed',
+      code: 'meta_132015',
+      attempts: 1,
+    });
+  });
+});
+
+describe('pacing and spacing', { timeout: TEST_MS }, () => {
+  it('sends two messages to one person at least 6 s apart', async () => {
+    // Arrange
+    const recipient = '+15550100156';
+    const webhookId = await stripeWebhook();
+
+    // Act
+    const first = await sendCharge(webhookId, recipient, 'gap1');
+    const second = await sendCharge(webhookId, recipient, 'gap2');
+    await Promise.all([settledTrace(first), settledTrace(second)]);
+
+    // Assert
+    const [one, two] = sendsTo(recipient);
+    expect(sendsTo(recipient)).toHaveLength(2);
+    expect(
+      Date.parse(two?.at ?? '') - Date.parse(one?.at ?? '')
+    ).toBeGreaterThanOrEqual(6_000);
+  });
+
+  it('moves an unreadable message to the dead-letter queue at once', async () => {
+    // Arrange
+    const body = `not a message ${Date.now()}`;
+
+    // Act
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: outboundUrl(),
+        MessageBody: body,
+        MessageGroupId: 'poison',
+        MessageDeduplicationId: `poison-${Date.now()}`,
+      })
+    );
+    const dead = await waitFor(
+      async () => {
+        const { Messages } = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: runtime.resources.queues.outbound.deadLetterUrl,
+            WaitTimeSeconds: 1,
+          })
+        );
+        return Messages?.find((message) => message.Body === body);
+      },
+      { ...SETTLE, what: 'the message to reach the dead-letter queue' }
+    );
+    await queueDrained();
+
+    // Assert
+    expect(dead.Body).toBe(body);
+  });
+});
+
+describe('the access token', { timeout: TEST_MS }, () => {
+  it('reads a replaced token fresh after 190 and sends with it', async () => {
+    // Arrange: a send caches the current token.
+    const warm = '+15550100158';
+    const recipient = '+15550100155';
+    const webhookId = await stripeWebhook();
+    await settledTrace(await sendCharge(webhookId, warm, 'warm'));
+    const rotated = `local-rotated-${Date.now()}`;
+    const secrets = new SecretsManagerClient(localAws(runtime.awsEndpoint));
+    await secrets.send(
+      new PutSecretValueCommand({
+        SecretId: WHATSAPP_TOKEN_SECRET_ID,
+        SecretString: rotated,
+      })
+    );
+    secrets.destroy();
+    standIn().configure({ token: rotated });
+
+    // Act
+    const eventId = await sendCharge(webhookId, recipient, 'token');
+    const trace = await settledTrace(eventId);
+
+    // Assert
+    expect(sendsTo(recipient).map(errorCode)).toEqual([190, undefined]);
+    expect(sendingStages(trace).at(-1)).toBe('sent');
+    expect(await ledgerOf(eventId, recipient)).toMatchObject({
+      state: 'sent',
+      attempts: 1,
+    });
+  });
+});
