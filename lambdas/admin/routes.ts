@@ -130,6 +130,9 @@ const createWebhookRoute: Route = async (event) => {
   };
 };
 
+/** Far above any real mapping, far below a table item's 400 KB. */
+const MAX_MAPPING_BYTES = 64 * 1024;
+
 const putMappingRoute: Route = async (event) => {
   const webhookId = param(event, 'webhookId');
   const mappingId = param(event, 'mappingId');
@@ -140,6 +143,13 @@ const putMappingRoute: Route = async (event) => {
     );
   }
   const input = readBody(event, mappingInputSchema);
+  const bytes = Buffer.byteLength(JSON.stringify(input));
+  if (bytes > MAX_MAPPING_BYTES) {
+    throw new ValidationError(
+      'mapping_too_large',
+      `The mapping has ${bytes} bytes; a mapping may have ${MAX_MAPPING_BYTES}.`
+    );
+  }
   const problems = expressionProblems(input);
   if (problems.length > 0) {
     throw new ValidationError(

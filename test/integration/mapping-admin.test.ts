@@ -97,6 +97,26 @@ describe('mappings against the approved templates', {
     });
   });
 
+  it('refuses a mapping too large to store with 400, not a server error', async () => {
+    // Arrange: a condition of 200,000 characters.
+    const webhookId = await newWebhook();
+    const mapping = {
+      ...PAYMENT_LINK,
+      condition: `"${'x'.repeat(200_000)}" != ""`,
+    };
+
+    // Act
+    const answer = await refusal(
+      admin().putMapping(webhookId, 'payment-link', mapping)
+    );
+
+    // Assert
+    expect(answer).toMatchObject({
+      status: 400,
+      body: { code: 'mapping_too_large', message: expect.any(String) },
+    });
+  });
+
   it('refuses a language the template was not approved in', async () => {
     // Arrange
     const webhookId = await newWebhook();

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { maskPhonesInText, normalisePhone } from './phone.js';
 import { MAX_DELAY_SECONDS } from './schedule.js';
 import { hydrate, TemplateLimits, type TemplateShape } from './templates.js';
-import { renderValue, sanitiseParameter } from './text.js';
+import { encodeForUrl, renderValue, sanitiseParameter } from './text.js';
 import type {
   TemplateComponent,
   TemplateMessageRequest,
@@ -651,8 +651,8 @@ const buildMedia = async (
   );
   if (typeof link !== 'string') return link;
   if (!isWebLink(link)) return { problem: 'link is not an http or https URL' };
+  const media = { link: encodeForUrl(link) };
   if (parameter.type !== 'document') {
-    const media = { link };
     return {
       parameter:
         parameter.type === 'image'
@@ -669,7 +669,7 @@ const buildMedia = async (
   return {
     parameter: {
       type: 'document',
-      document: { link, ...(name ? { filename: name } : {}) },
+      document: { ...media, ...(name ? { filename: name } : {}) },
     },
     shown: '',
   };
@@ -773,5 +773,6 @@ const buttonParameter = (
   if (subType === 'copy_code')
     return { type: 'coupon_code', coupon_code: text };
 
-  return { type: 'text', text };
+  // The value ends the button's URL, so it must be a valid part of one.
+  return { type: 'text', text: encodeForUrl(text) };
 };

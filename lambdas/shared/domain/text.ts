@@ -89,8 +89,25 @@ export const sanitiseParameter = (text: string): string => {
   }
   kept.push(dropFormat(visible.slice(last)));
 
-  return kept.join('').replace(/\s+/g, ' ').trim();
+  const clean = kept.join('').replace(/\s+/g, ' ').trim();
+  // Marks or selectors with nothing to sit on show as nothing at all.
+  return HAS_BASE.test(clean) ? clean : '';
 };
+
+/** Anything but marks, blanks and invisibles: something a reader sees. */
+const HAS_BASE = /[^\p{M}\s\p{Cc}\p{Cf}\u115f\u1160\u3164\uffa0]/u;
 
 const dropFormat = (text: string): string =>
   FORMAT.test(text) ? text.replace(FORMAT_RUN, '') : text;
+
+/** Characters a URL carries as they are, and escapes already made. */
+const NEEDS_ESCAPE =
+  /%(?![0-9A-Fa-f]{2})|[^A-Za-z0-9\-._~!$&'()*+,;=:@/?#[\]%]/gu;
+
+/**
+ * Text made safe to end or be a URL: spaces, non-ASCII letters and other
+ * characters a URL cannot hold are percent-encoded as UTF-8; what is
+ * already encoded stays as it is.
+ */
+export const encodeForUrl = (text: string): string =>
+  text.replace(NEEDS_ESCAPE, (character) => encodeURIComponent(character));

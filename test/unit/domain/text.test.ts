@@ -1,12 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  encodeForUrl,
   renderValue,
   sanitiseParameter,
 } from '../../../lambdas/shared/domain/text.js';
 
 /** Characters a reader cannot see: controls, format characters, fillers. */
 const INVISIBLE = /[\p{Cc}\p{Cf}\u115f\u1160\u3164\uffa0]/u;
+/** A character that shows by itself: not a mark, blank or invisible. */
+const BASE = /[^\p{M}\s\p{Cc}\p{Cf}\u115f\u1160\u3164\uffa0]/u;
 /** A joiner is kept only between two characters a reader sees. */
 const VISIBLE = /[^\s\p{Cc}\p{Cf}\u115f\u1160\u3164\uffa0]/u;
 
@@ -117,7 +120,8 @@ describe('sanitiseParameter', () => {
   it('never empties text that has something to read', () => {
     fc.assert(
       fc.property(payloadText, (raw) => {
-        fc.pre(VISIBLE.test(raw));
+        // Something other than marks, which show only on a character.
+        fc.pre(BASE.test(raw));
         expect(sanitiseParameter(raw)).not.toBe('');
       })
     );
@@ -188,5 +192,31 @@ describe('renderValue', () => {
         expect(Math.abs(back - n) / scale).toBeLessThan(1e-14);
       })
     );
+  });
+});
+
+describe('values with nothing visible', () => {
+  it.each([
+    ['a lone variation selector', '\ufe0f'],
+    ['combining marks with no letter', '\u0301\u0301'],
+    ['marks between spaces', ' \u0301 \ufe0f '],
+  ])('comes out empty for %s', (_label, text) => {
+    expect(sanitiseParameter(text)).toBe('');
+  });
+
+  it('keeps marks that sit on a letter, and emoji', () => {
+    expect(sanitiseParameter('Jose\u0301 ❤\ufe0f')).toBe('Jose\u0301 ❤\ufe0f');
+  });
+});
+
+describe('encodeForUrl', () => {
+  it.each([
+    ['checkout/pi_123', 'checkout/pi_123'],
+    ['a b/c?d=é', 'a%20b/c?d=%C3%A9'],
+    ['already%20encoded', 'already%20encoded'],
+    ['100% sure', '100%25%20sure'],
+    ['quote"and<angle>', 'quote%22and%3Cangle%3E'],
+  ])('makes %j a valid part of a URL', (text, expected) => {
+    expect(encodeForUrl(text)).toBe(expected);
   });
 });
