@@ -554,6 +554,7 @@ interface Examined {
   readonly reason?: string;
 }
 
+// LIMITATION: a kept copy whose large body has left the payload bucket is still replayed, and the mapper records it `event_unprocessable`.
 /** Judges one listed event and finds its kept copy if it is replayed. */
 const examineEvent = async (
   received: TraceRecord,

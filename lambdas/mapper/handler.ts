@@ -125,6 +125,7 @@ const mapEvent = async (message: IngestMessage, now: Date): Promise<void> => {
   });
 };
 
+// LIMITATION: a delayed message released for a retry is not held again: its delay record is already settled, so it stays `retrying` unsent.
 /**
  * A replayed message may leave only if the send ledger allows it; one
  * that failed for good is released first when the replay asks for it.
