@@ -233,6 +233,49 @@ describe('replay', { timeout: TEST_MS }, () => {
     expect(trace.filter((record) => record.stage === 'sent')).toHaveLength(1);
   });
 
+  it('tries a message that failed for good again only when asked', async () => {
+    // Arrange: a paused template is refused with 132015, a permanent code.
+    const recipient = '+15550100163';
+    const webhookId = await stripeWebhook({
+      ...PAYMENT_LINK,
+      template: { ...PAYMENT_LINK.template, name: 'payment_reminder' },
+    });
+    const from = new Date().toISOString();
+    const eventId = await sendCharge(webhookId, recipient, 'paused');
+    await traceWhere(
+      eventId,
+      has('failed', { code: 'meta_132015' }),
+      'the refusal'
+    );
+    await admin().putMapping(webhookId, MAPPING_ID, PAYMENT_LINK);
+    const window = { from, to: new Date().toISOString() };
+
+    // Act
+    const plain = await admin().replay(webhookId, window);
+    await traceWhere(
+      eventId,
+      has('skipped', { replayId: plain.replayId, code: 'failed_before' }),
+      'the replay to leave the failed message'
+    );
+    const retried = await admin().replay(webhookId, {
+      ...window,
+      retryFailed: true,
+    });
+    const trace = await traceWhere(eventId, has('sent'), 'the retried send');
+
+    // Assert
+    expect(trace).toContainEqual(
+      expect.objectContaining({ stage: 'queued', replayId: retried.replayId })
+    );
+    expect(
+      sendsTo(recipient).map(
+        (request) =>
+          (JSON.parse(request.body) as { template: { name: string } }).template
+            .name
+      )
+    ).toEqual(['payment_reminder', 'payment_link']);
+  });
+
   it('refuses bad requests with a code that says what is wrong', async () => {
     // Arrange
     const webhookId = await stripeWebhook();
