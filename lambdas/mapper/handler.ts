@@ -78,7 +78,7 @@ const mapEvent = async (message: IngestMessage, now: Date): Promise<void> => {
     }
   }
   // Kept for replay, as queued; a replay's copy is the one kept first.
-  if (!replay) await keepEvent(message, now);
+  if (!replay) await keepForReplay(message, now);
   // Only a live webhook's mappings read the body; a capture keeps the
   // reference to a stored one.
   const whole = live ? await withWholeBody(message) : message;
@@ -123,6 +123,26 @@ const mapEvent = async (message: IngestMessage, now: Date): Promise<void> => {
     cancelled: cancelled.length,
     failures: plan.failures,
   });
+};
+
+/**
+ * Keeps the event for replay. A copy the table refuses (an item over
+ * 400 KB, from very large headers) only makes the event unreplayable; it
+ * is still processed.
+ */
+const keepForReplay = async (
+  message: IngestMessage,
+  now: Date
+): Promise<void> => {
+  try {
+    await keepEvent(message, now);
+  } catch (error) {
+    if ((error as Error).name !== 'ValidationException') throw error;
+    logger.warn('event not kept for replay', {
+      error_code: 'event_not_kept',
+      error: error as Error,
+    });
+  }
 };
 
 // LIMITATION: a delayed message released for a retry is not held again: its delay record is already settled, so it stays `retrying` unsent.

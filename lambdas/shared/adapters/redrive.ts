@@ -19,7 +19,9 @@ const VISIBILITY_SECONDS = 30;
  * a deduplication id per dead letter), then deleted from the dead-letter
  * queue. A crash between the two leaves a message in both; every stage
  * handles a repeat (the ingest claim, the send ledger, the delay record).
- * Answers how many moved and whether the limit stopped it.
+ * Answers how many moved and whether the limit stopped it. SQS's own
+ * message move task runs asynchronously, answers no count, and the local
+ * emulator lacks it, so the move is done here.
  */
 export const redriveDeadLetters = async (
   queue: QueueKey,
