@@ -6,12 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   encodeBody,
   type IngestMessage,
+  recipientGroup,
 } from '../../lambdas/shared/domain/messages.js';
 import type { TraceRecord } from '../../lambdas/shared/domain/trace.js';
 import {
   ApiCallError,
   adminClient,
   isTraceSettled,
+  queueDepth,
   waitForTrace,
 } from '../../local/admin-client.js';
 import {
@@ -21,8 +23,10 @@ import {
   testSecrets,
 } from '../../local/deliveries.js';
 import { PAYMENT_LINK } from '../../local/demo-setup.js';
+import { waitFor } from '../../local/net.js';
 import { localAws } from '../../local/resources.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
+import { outboundAgain } from '../fixtures/requests.js';
 import { scratchFolder } from '../scratch.js';
 
 /**
@@ -346,5 +350,44 @@ describe('dead-letter redrive', { timeout: TEST_MS }, () => {
     expect(again.moved).toBe(0);
     expect(trace.map((record) => record.stage)).toContain('sent');
     expect(sendsTo(recipient)).toHaveLength(1);
+  });
+
+  it('takes a sent message back from the outbound dead letters without sending it again', async () => {
+    // Arrange: a message WhatsApp accepted, then found in the dead letters.
+    const recipient = '+15550100164';
+    const webhookId = await stripeWebhook();
+    const eventId = await sendCharge(webhookId, recipient, 'outbound');
+    await traceWhere(eventId, isTraceSettled, 'the first send');
+    const [sent] = sendsTo(recipient);
+    const message = outboundAgain(
+      { eventId, webhookId },
+      MAPPING_ID,
+      recipient,
+      sent?.body ?? '{}'
+    );
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: runtime.resources.queues.outbound.deadLetterUrl,
+        MessageBody: JSON.stringify(message),
+        MessageGroupId: recipientGroup(recipient),
+        MessageDeduplicationId: `dead-${message.messageKey}`,
+      })
+    );
+
+    // Act
+    const answer = await admin().redrive('outbound');
+    await waitFor(
+      async () =>
+        (await queueDepth(sqs, runtime.resources.queues.outbound.url)) === 0
+          ? true
+          : undefined,
+      { ...SETTLE, what: 'the outbound queue to drain' }
+    );
+    const delay = await admin().redrive('delay');
+
+    // Assert
+    expect(answer).toMatchObject({ queue: 'outbound', moved: 1 });
+    expect(sendsTo(recipient)).toHaveLength(1);
+    expect(delay).toEqual({ queue: 'delay', moved: 0, limitReached: false });
   });
 });
