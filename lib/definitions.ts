@@ -25,6 +25,8 @@ export const Env = {
   DelayHopSeconds: 'DELAY_HOP_SECONDS',
   /** Messages per second the sending number may send (FACTS A7). */
   WhatsAppThroughput: 'WHATSAPP_THROUGHPUT_MPS',
+  IngestDeadLetterQueueUrl: 'INGEST_DEAD_LETTER_QUEUE_URL',
+  DelayDeadLetterQueueUrl: 'DELAY_DEAD_LETTER_QUEUE_URL',
 } as const;
 
 export type EnvName = (typeof Env)[keyof typeof Env];
@@ -115,6 +117,8 @@ export interface QueueDefinition {
   /** Receives before a message is moved to the dead-letter queue. */
   readonly maxReceiveCount: number;
   readonly env: EnvName;
+  /** Where functions that redrive or fill the dead-letter queue find it. */
+  readonly deadLetterEnv: EnvName;
 }
 
 const FOURTEEN_DAYS_SECONDS = 14 * 24 * 3600;
@@ -130,6 +134,7 @@ export const Queues = {
     maxMessageBytes: ONE_MIB,
     maxReceiveCount: 5,
     env: Env.IngestQueueUrl,
+    deadLetterEnv: Env.IngestDeadLetterQueueUrl,
   },
   outbound: {
     id: 'OutboundQueue',
@@ -146,6 +151,7 @@ export const Queues = {
     // there by the sender at once.
     maxReceiveCount: 1000,
     env: Env.OutboundQueueUrl,
+    deadLetterEnv: Env.OutboundDeadLetterQueueUrl,
   },
   /**
    * Held messages wait here in hops of at most `DELAY_HOP_SECONDS`, each a
@@ -161,6 +167,7 @@ export const Queues = {
     maxMessageBytes: ONE_MIB,
     maxReceiveCount: 5,
     env: Env.DelayQueueUrl,
+    deadLetterEnv: Env.DelayDeadLetterQueueUrl,
   },
 } as const satisfies Record<string, QueueDefinition>;
 
@@ -280,6 +287,13 @@ export const Functions = {
       Env.WhatsAppBusinessAccountId,
       Env.WhatsAppApiUrl,
       Env.WhatsAppApiVersion,
+      // Replays events; redrives each queue's dead letters.
+      Env.IngestQueueUrl,
+      Env.OutboundQueueUrl,
+      Env.DelayQueueUrl,
+      Env.IngestDeadLetterQueueUrl,
+      Env.OutboundDeadLetterQueueUrl,
+      Env.DelayDeadLetterQueueUrl,
     ],
   },
   status: {
@@ -396,6 +410,18 @@ export const Routes: readonly RouteDefinition[] = [
   {
     method: 'GET',
     path: '/admin/events/{eventId}',
+    target: 'admin',
+    auth: 'iam',
+  },
+  {
+    method: 'POST',
+    path: '/admin/webhooks/{webhookId}/replay',
+    target: 'admin',
+    auth: 'iam',
+  },
+  {
+    method: 'POST',
+    path: '/admin/queues/{queue}/redrive',
     target: 'admin',
     auth: 'iam',
   },

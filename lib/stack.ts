@@ -201,6 +201,8 @@ export class WaptoWebhookBridgeStack extends Stack {
       [Env.OutboundDeadLetterQueueUrl]:
         workers.outbound.deadLetterQueue.queueUrl,
       [Env.WhatsAppThroughput]: parameters.whatsAppThroughput,
+      [Env.IngestDeadLetterQueueUrl]: workers.ingest.deadLetterQueue.queueUrl,
+      [Env.DelayDeadLetterQueueUrl]: workers.delay.deadLetterQueue.queueUrl,
     };
   }
 

@@ -2,6 +2,7 @@ import { GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { TraceRecord } from '../lambdas/shared/domain/trace.js';
 import type { Webhook } from '../lambdas/shared/domain/webhook.js';
 import type { TemplateMessageRequest } from '../lambdas/shared/domain/whatsapp.js';
+import { waitFor } from './net.js';
 import type { RecordedRequest } from './whatsapp-standin.js';
 
 /** An answer the admin API was not expected to give. */
@@ -36,6 +37,22 @@ export interface MappingPreview {
   }[];
   readonly reason?: string;
   readonly problems?: readonly string[];
+}
+
+/** The admin API's answer to a replay. */
+export interface ReplayAnswer {
+  readonly replayId?: string;
+  readonly dryRun: boolean;
+  readonly mode: 'failed' | 'window';
+  readonly examined: number;
+  readonly replayed: number;
+  readonly events: readonly {
+    readonly eventId: string;
+    readonly receivedAt: string;
+    readonly outcome: 'replayed' | 'would_replay' | 'skipped';
+    readonly code?: string;
+  }[];
+  readonly next?: string;
 }
 
 export interface CreatedWebhook {
@@ -112,6 +129,29 @@ export const adminClient = (apiUrl: string) => {
       )) as { events: TraceRecord[] };
       return answer.events;
     },
+    /**
+     * Replays a webhook's events: `{ failed: true }` or `{ from, to }`,
+     * with `dryRun`, `retryFailed` or `cursor`. A replay answers 202, a
+     * dry run 200.
+     */
+    replay: (
+      webhookId: string,
+      request: Record<string, unknown>,
+      expected = request.dryRun === true ? 200 : 202
+    ) =>
+      call(
+        'POST',
+        `/admin/webhooks/${webhookId}/replay`,
+        expected,
+        request
+      ) as Promise<ReplayAnswer>,
+    /** Moves a queue's dead letters back to it. */
+    redrive: (queue: string, expected = 200) =>
+      call('POST', `/admin/queues/${queue}/redrive`, expected) as Promise<{
+        queue: string;
+        moved: number;
+        limitReached: boolean;
+      }>,
     /** The event's trace, or `undefined` while nothing is recorded yet. */
     readEvent: async (eventId: string): Promise<TraceRecord[] | undefined> => {
       try {
@@ -130,6 +170,22 @@ export const adminClient = (apiUrl: string) => {
 };
 
 export type AdminClient = ReturnType<typeof adminClient>;
+
+/** Waits, within `settle`, until an event's trace satisfies `done`. */
+export const waitForTrace = (
+  admin: AdminClient,
+  eventId: string,
+  done: (records: TraceRecord[]) => boolean,
+  settle: {
+    readonly timeoutMs: number;
+    readonly intervalMs: number;
+    readonly what: string;
+  }
+): Promise<TraceRecord[]> =>
+  waitFor(async () => {
+    const records = await admin.readEvent(eventId);
+    return records && done(records) ? records : undefined;
+  }, settle);
 
 /** A sender's last word on one queued message: sent, or failed for good. */
 const isSendOutcome = (record: TraceRecord): boolean =>

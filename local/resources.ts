@@ -177,6 +177,8 @@ const buildEnv = (
     [Env.DelayQueueUrl]: queues.delay.url,
     [Env.DelayHopSeconds]: String(inputs.delayHopSeconds ?? DELAY_HOP_SECONDS),
     [Env.OutboundDeadLetterQueueUrl]: queues.outbound.deadLetterUrl,
+    [Env.IngestDeadLetterQueueUrl]: queues.ingest.deadLetterUrl,
+    [Env.DelayDeadLetterQueueUrl]: queues.delay.deadLetterUrl,
     [Env.WhatsAppThroughput]: String(DEFAULT_THROUGHPUT_MPS),
   };
 

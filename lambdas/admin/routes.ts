@@ -1,6 +1,10 @@
-import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { randomUUID } from 'node:crypto';
+import type {
+  APIGatewayProxyEventV2,
+  APIGatewayProxyEventV2WithIAMAuthorizer,
+} from 'aws-lambda';
 import { z } from 'zod';
-import { Env } from '../../lib/definitions.js';
+import { Env, type QueueKey, Queues } from '../../lib/definitions.js';
 import { listCaptures } from '../shared/adapters/capture-store.js';
 import {
   createWebhook,
@@ -9,7 +13,10 @@ import {
   putMapping,
   setWebhookStatus,
 } from '../shared/adapters/config-store.js';
+import { listReceived, readKeptEvent } from '../shared/adapters/event-store.js';
 import { readPayload } from '../shared/adapters/payload-store.js';
+import { enqueueReplays } from '../shared/adapters/queues.js';
+import { redriveDeadLetters } from '../shared/adapters/redrive.js';
 import {
   createWebhookSecret,
   deleteWebhookSecret,
@@ -17,7 +24,11 @@ import {
   readWebhookSecret,
 } from '../shared/adapters/secret-store.js';
 import { readTemplates } from '../shared/adapters/template-source.js';
-import { listEvents, readTrace } from '../shared/adapters/trace-store.js';
+import {
+  listEvents,
+  readTrace,
+  writeTrace,
+} from '../shared/adapters/trace-store.js';
 import { optionalEnv } from '../shared/config.js';
 import { type CapturedPayload, captureBody } from '../shared/domain/capture.js';
 import { checkMapping } from '../shared/domain/contract.js';
@@ -34,7 +45,17 @@ import {
   matchesEventKey,
   sendsTemplate,
 } from '../shared/domain/mapping.js';
-import type { PayloadRef } from '../shared/domain/messages.js';
+import type { IngestMessage, PayloadRef } from '../shared/domain/messages.js';
+import {
+  judgeEvent,
+  MAX_REPLAY_EVENTS,
+  type ReplayMark,
+  type ReplaySelection,
+  readSelection,
+  replayedTrace,
+  replayRequestSchema,
+} from '../shared/domain/replay.js';
+import type { TraceRecord } from '../shared/domain/trace.js';
 import {
   createWebhookSchema,
   issuesOwnSecret,
@@ -484,6 +505,170 @@ const getEventRoute: Route = async (event) => {
   return { status: 200, body: { eventId, records } };
 };
 
+/** Chain reads and lookups run this many at a time. */
+const PARALLEL_READS = 10;
+
+const inParallel = async <T, R>(
+  items: readonly T[],
+  work: (item: T) => Promise<R>
+): Promise<R[]> => {
+  const results: R[] = [];
+  for (let start = 0; start < items.length; start += PARALLEL_READS) {
+    results.push(
+      ...(await Promise.all(
+        items.slice(start, start + PARALLEL_READS).map(work)
+      ))
+    );
+  }
+  return results;
+};
+
+/** Where a replay stopped, as an opaque token for the next call. */
+const writeCursor = (key: Record<string, unknown>): string =>
+  Buffer.from(JSON.stringify(key)).toString('base64url');
+
+const readCursor = (
+  cursor: string,
+  webhookId: string
+): Record<string, unknown> => {
+  try {
+    const key = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (key?.eventOfWebhook === webhookId && typeof key.pk === 'string') {
+      return key as Record<string, unknown>;
+    }
+  } catch {
+    // Falls through to the error below.
+  }
+  throw new ValidationError(
+    'invalid_cursor',
+    "The cursor is not one this webhook's replay answered with."
+  );
+};
+
+interface Examined {
+  readonly eventId: string;
+  readonly receivedAt: string;
+  readonly eventKey?: string;
+  readonly kept?: IngestMessage;
+  readonly code?: string;
+  readonly reason?: string;
+}
+
+// LIMITATION: a kept copy whose large body has left the payload bucket is still replayed, and the mapper records it `event_unprocessable`.
+/** Judges one listed event and finds its kept copy if it is replayed. */
+const examineEvent = async (
+  received: TraceRecord,
+  selection: ReplaySelection
+): Promise<Examined> => {
+  const about = {
+    eventId: received.eventId,
+    receivedAt: received.at,
+    ...(received.eventKey ? { eventKey: received.eventKey } : {}),
+  };
+  const verdict = judgeEvent(await readTrace(received.eventId), selection.mode);
+  if (!verdict.replay) return { ...about, ...verdict };
+  const kept = await readKeptEvent(received.eventId);
+  if (kept === undefined) {
+    return {
+      ...about,
+      code: 'not_kept',
+      reason:
+        'no copy of the event is kept: it expired, or it was accepted before replay existed',
+    };
+  }
+
+  return { ...about, kept };
+};
+
+/** The IAM caller, as API Gateway names it. */
+const callerOf = (event: APIGatewayProxyEventV2): string =>
+  (event as APIGatewayProxyEventV2WithIAMAuthorizer).requestContext.authorizer
+    ?.iam?.userArn ?? 'an unknown caller';
+
+/**
+ * Puts a webhook's failed events, or those of a window, through the
+ * current mappings again, under their own event ids: the send ledger
+ * keeps anything sent from leaving twice. At most `MAX_REPLAY_EVENTS`
+ * events are examined per call; `next` goes on from there.
+ */
+const replayRoute: Route = async (event) => {
+  const { webhook } = await requireWebhook(param(event, 'webhookId'));
+  const request = readBody(event, replayRequestSchema);
+  const now = new Date();
+  const selection = readSelection(request, now);
+  if ('code' in selection) {
+    throw new ValidationError(selection.code, selection.message);
+  }
+  const startKey =
+    request.cursor === undefined
+      ? undefined
+      : readCursor(request.cursor, webhook.webhookId);
+  const page = await listReceived(
+    webhook.webhookId,
+    selection,
+    MAX_REPLAY_EVENTS,
+    startKey
+  );
+  const examined = await inParallel(page.records, (record) =>
+    examineEvent(record, selection)
+  );
+  const chosen = examined.flatMap((item) => (item.kept ? [item.kept] : []));
+  const mark: ReplayMark = {
+    replayId: randomUUID(),
+    requestedAt: now.toISOString(),
+    retryFailed: selection.retryFailed,
+  };
+  if (!selection.dryRun && chosen.length > 0) {
+    await enqueueReplays(chosen.map((kept) => ({ ...kept, replay: mark })));
+    await writeTrace(
+      chosen.map((kept) =>
+        replayedTrace(kept, mark, selection, callerOf(event), chosen.length)
+      ),
+      now
+    );
+  }
+  const chosenOutcome = selection.dryRun ? 'would_replay' : 'replayed';
+
+  return {
+    status: selection.dryRun ? 200 : 202,
+    body: {
+      webhookId: webhook.webhookId,
+      ...(selection.dryRun ? {} : { replayId: mark.replayId }),
+      dryRun: selection.dryRun,
+      mode: selection.mode,
+      from: selection.from,
+      to: selection.to,
+      examined: examined.length,
+      replayed: chosen.length,
+      events: examined.map(({ kept, ...item }) => ({
+        ...item,
+        outcome: kept ? chosenOutcome : 'skipped',
+      })),
+      ...(page.next ? { next: writeCursor(page.next) } : {}),
+    },
+  };
+};
+
+/** Dead letters moved back per call at most. */
+const MAX_REDRIVE = 100;
+
+const isQueueKey = (name: string): name is QueueKey =>
+  Object.hasOwn(Queues, name);
+
+/** Moves a queue's dead letters back to it, up to `MAX_REDRIVE` a call. */
+const redriveRoute: Route = async (event) => {
+  const queue = param(event, 'queue');
+  if (!isQueueKey(queue)) {
+    throw new ValidationError(
+      'invalid_queue',
+      `queue must be one of ${Object.keys(Queues).join(', ')}.`
+    );
+  }
+  const result = await redriveDeadLetters(queue, MAX_REDRIVE);
+
+  return { status: 200, body: { queue, ...result } };
+};
+
 /** Admin routes by API Gateway route key; see `Routes` in definitions. */
 export const adminRoutes: Readonly<Record<string, Route>> = {
   'POST /admin/webhooks': createWebhookRoute,
@@ -501,4 +686,6 @@ export const adminRoutes: Readonly<Record<string, Route>> = {
   'POST /admin/webhooks/{webhookId}/rotate-secret': rotateSecretRoute,
   'GET /admin/webhooks/{webhookId}/events': listEventsRoute,
   'GET /admin/events/{eventId}': getEventRoute,
+  'POST /admin/webhooks/{webhookId}/replay': replayRoute,
+  'POST /admin/queues/{queue}/redrive': redriveRoute,
 };

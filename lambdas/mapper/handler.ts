@@ -7,8 +7,13 @@ import { keepCapture } from '../shared/adapters/capture-store.js';
 import { getWebhookWithMappings } from '../shared/adapters/config-store.js';
 import { claimProviderEvent } from '../shared/adapters/dedup-store.js';
 import { cancelWaiting, holdMessages } from '../shared/adapters/delay-store.js';
+import { keepEvent } from '../shared/adapters/event-store.js';
 import { withWholeBody } from '../shared/adapters/payload-store.js';
 import { enqueueMessages } from '../shared/adapters/queues.js';
+import {
+  readLedger,
+  releaseForReplay,
+} from '../shared/adapters/send-ledger.js';
 import { writeTrace } from '../shared/adapters/trace-store.js';
 import { toCapture } from '../shared/domain/capture.js';
 import {
@@ -16,10 +21,12 @@ import {
   ingestMessageSchema,
 } from '../shared/domain/messages.js';
 import {
+  type Admit,
   duplicateTrace,
   planEvent,
   unprocessableTrace,
 } from '../shared/domain/plan-event.js';
+import { admitMessage, type ReplayMark } from '../shared/domain/replay.js';
 import { cancellationTrace } from '../shared/domain/schedule.js';
 import { WebhookStatus } from '../shared/domain/webhook.js';
 import { MetricName, observability } from '../shared/observability.js';
@@ -52,7 +59,9 @@ const mapEvent = async (message: IngestMessage, now: Date): Promise<void> => {
   // Only a live webhook claims provider event ids: an event that was only
   // captured is processed when the provider sends it again after activation.
   const live = config.webhook?.status === WebhookStatus.Active;
-  if (live && message.providerEventId) {
+  // A replay is the same provider event on purpose: it claims nothing.
+  const replay = message.replay;
+  if (live && message.providerEventId && !replay) {
     const claim = await claimProviderEvent(
       message.webhookId,
       message.providerEventId,
@@ -68,10 +77,17 @@ const mapEvent = async (message: IngestMessage, now: Date): Promise<void> => {
       return;
     }
   }
+  // Kept for replay, as queued; a replay's copy is the one kept first.
+  if (!replay) await keepForReplay(message, now);
   // Only a live webhook's mappings read the body; a capture keeps the
   // reference to a stored one.
   const whole = live ? await withWholeBody(message) : message;
-  const plan = await planEvent(whole, config, now);
+  const plan = await planEvent(
+    whole,
+    config,
+    now,
+    replay && admitReplayed(replay, now)
+  );
 
   if (plan.outcome === 'captured') await keepCapture(toCapture(message), now);
   const cancelled = await cancelWaiting(
@@ -80,7 +96,7 @@ const mapEvent = async (message: IngestMessage, now: Date): Promise<void> => {
     plan.cancellations,
     now
   );
-  await enqueueMessages(plan.messages);
+  await enqueueMessages(plan.messages, replay?.replayId);
   await holdMessages(plan.delayed, now);
   await writeTrace([
     ...plan.trace,
@@ -108,6 +124,48 @@ const mapEvent = async (message: IngestMessage, now: Date): Promise<void> => {
     failures: plan.failures,
   });
 };
+
+/**
+ * Keeps the event for replay. A copy the table refuses (an item over
+ * 400 KB, from very large headers) only makes the event unreplayable; it
+ * is still processed.
+ */
+const keepForReplay = async (
+  message: IngestMessage,
+  now: Date
+): Promise<void> => {
+  try {
+    await keepEvent(message, now);
+  } catch (error) {
+    if ((error as Error).name !== 'ValidationException') throw error;
+    logger.warn('event not kept for replay', {
+      error_code: 'event_not_kept',
+      error: error as Error,
+    });
+  }
+};
+
+// LIMITATION: a delayed message released for a retry is not held again: its delay record is already settled, so it stays `retrying` unsent.
+/**
+ * A replayed message may leave only if the send ledger allows it; one
+ * that failed for good is released first when the replay asks for it.
+ */
+const admitReplayed =
+  (replay: ReplayMark, now: Date): Admit =>
+  async (outbound) => {
+    const entry = await readLedger(outbound.messageKey);
+    const admission = admitMessage(entry?.state, replay.retryFailed);
+    if (admission.kind !== 'retry') return admission;
+    if (await releaseForReplay(outbound.messageKey, replay.replayId, now)) {
+      return { kind: 'send' };
+    }
+    // The ledger moved on meanwhile: decide again on what it says now.
+    const fresh = admitMessage(
+      (await readLedger(outbound.messageKey))?.state,
+      false
+    );
+    return fresh.kind === 'retry' ? { kind: 'send' } : fresh;
+  };
 
 const mapRecord = async (record: SQSRecord): Promise<void> => {
   const message = readIngestMessage(record);

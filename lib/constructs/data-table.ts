@@ -37,6 +37,12 @@ export const TABLE_ITEM_UPDATE_ACTIONS = [
   'dynamodb:ConditionCheckItem',
 ] as const;
 
+/** Appending records, such as trace records, without changing others. */
+export const TABLE_PUT_ACTIONS = [
+  'dynamodb:PutItem',
+  'dynamodb:BatchWriteItem',
+] as const;
+
 export interface DataTableProps {
   /** The table's description in `definitions.ts`. */
   readonly definition: TableDefinition;
@@ -104,6 +110,15 @@ export class DataTable extends Construct {
     iam.Grant.addToPrincipal({
       grantee,
       actions: [...TABLE_ITEM_UPDATE_ACTIONS],
+      resourceArns: [this.table.tableArn],
+    });
+  }
+
+  /** Lets `grantee` put new items, one or a batch at a time, and no more. */
+  grantPuts(grantee: iam.IGrantable): void {
+    iam.Grant.addToPrincipal({
+      grantee,
+      actions: [...TABLE_PUT_ACTIONS],
       resourceArns: [this.table.tableArn],
     });
   }

@@ -42,8 +42,10 @@ export interface AccessTargets {
  * queues the due ones; the sender keeps the send ledger and traces, reads
  * the WhatsApp token and moves unreadable messages to its dead-letter
  * queue; the admin API manages
- * configs and webhook secrets, reads traces and stored bodies, and reads
- * the WhatsApp token to list the approved templates; the status function
+ * configs and webhook secrets, reads traces and stored bodies, reads
+ * the WhatsApp token to list the approved templates, appends replay
+ * records, queues replayed events and moves dead letters back to their
+ * queues; the status function
  * reads the app secret, looks messages up and updates their status and
  * trace items one by one.
  */
@@ -83,6 +85,14 @@ export const grantLeastPrivilege = (targets: AccessTargets): void => {
   payloads.grantRead(admin);
   tokenSecret.grantRead(admin.role);
   grantWebhookSecrets(targets, admin, WEBHOOK_SECRET_ADMIN_ACTIONS);
+  // Replays: marks the original events' traces, queues them again.
+  tables.logs.grantPuts(admin.role);
+  workers.ingest.queue.grantSendMessages(admin.role);
+  // Redrives: takes each queue's dead letters back to the queue.
+  for (const worker of Object.values(workers)) {
+    worker.deadLetterQueue.grantConsumeMessages(admin.role);
+    worker.queue.grantSendMessages(admin.role);
+  }
 
   tables.logs.grantItemUpdates(status.role);
   targets.appSecret.grantRead(status.role);

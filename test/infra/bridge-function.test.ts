@@ -130,6 +130,12 @@ describe('BridgeFunction', () => {
         Ref: Match.stringLikeRegexp('^OutboundQueueDeadLetterQueue'),
       },
       [Env.WhatsAppThroughput]: { Ref: 'WhatsAppThroughput' },
+      [Env.IngestDeadLetterQueueUrl]: {
+        Ref: Match.stringLikeRegexp('^IngestQueueDeadLetterQueue'),
+      },
+      [Env.DelayDeadLetterQueueUrl]: {
+        Ref: Match.stringLikeRegexp('^DelayQueueDeadLetterQueue'),
+      },
     };
 
     // Assert

@@ -3,6 +3,7 @@ import type { IConstruct } from 'constructs';
 import { describe, expect, it } from 'vitest';
 import {
   TABLE_ITEM_UPDATE_ACTIONS,
+  TABLE_PUT_ACTIONS,
   TABLE_READ_ACTIONS,
   TABLE_WRITE_ACTIONS,
 } from '../../lib/constructs/data-table.js';
@@ -27,6 +28,9 @@ const logTable = child<IConstruct>('LogTable').node.findChild('Table');
 const ingest = child<QueueWorker>('IngestQueue').queue;
 const outbound = child<QueueWorker>('OutboundQueue').queue;
 const delay = child<QueueWorker>('DelayQueue').queue;
+const deadLetterQueues = ['IngestQueue', 'OutboundQueue', 'DelayQueue'].map(
+  (id) => child<QueueWorker>(id).deadLetterQueue
+);
 
 const SEND_ACTIONS = [
   'sqs:SendMessage',
@@ -249,16 +253,34 @@ describe('permissions of the product functions', () => {
       );
     });
 
-    it('cannot write logs or use queues', () => {
-      for (const resource of [ingest, outbound]) {
-        expectNoAccess(admin.role, resource);
-      }
-      const logWrites = statementsOfRole(template, admin.role).filter(
-        (s) =>
-          mentions(s.Resource, logTable) &&
-          JSON.stringify(s.Action).includes('dynamodb:PutItem')
+    it('appends to the log table (replay records) but changes nothing there', () => {
+      const actions = actionsOn(admin.role, logTable);
+
+      expect(actions).toEqual(
+        [...new Set([...TABLE_READ_ACTIONS, ...TABLE_PUT_ACTIONS])].sort()
       );
-      expect(logWrites).toEqual([]);
+      expect(actions).not.toContain('dynamodb:UpdateItem');
+      expect(actions).not.toContain('dynamodb:DeleteItem');
+    });
+
+    it('sends to each queue (replays, redrives) but receives from none', () => {
+      for (const queue of [ingest, outbound, delay]) {
+        expect(actionsOn(admin.role, queue)).toEqual([...SEND_ACTIONS].sort());
+      }
+    });
+
+    it('consumes each dead-letter queue, to move its messages back', () => {
+      for (const queue of deadLetterQueues) {
+        expect(actionsOn(admin.role, queue)).toEqual(
+          [
+            'sqs:ChangeMessageVisibility',
+            'sqs:DeleteMessage',
+            'sqs:GetQueueAttributes',
+            'sqs:GetQueueUrl',
+            'sqs:ReceiveMessage',
+          ].sort()
+        );
+      }
     });
   });
 

@@ -15,7 +15,6 @@ import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   messageKey,
-  type OutboundMessage,
   recipientGroup,
 } from '../../lambdas/shared/domain/messages.js';
 import type { TraceRecord } from '../../lambdas/shared/domain/trace.js';
@@ -38,6 +37,7 @@ import { waitFor } from '../../local/net.js';
 import { localAws, WHATSAPP_TOKEN_SECRET_ID } from '../../local/resources.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
 import type { RecordedRequest } from '../../local/whatsapp-standin.js';
+import { outboundAgain } from '../fixtures/requests.js';
 import { scratchFolder } from '../scratch.js';
 
 /**
@@ -236,16 +236,12 @@ describe('sending each message once', { timeout: TEST_MS }, () => {
     const trace = await settledTrace(eventId);
     const [sent] = sendsTo(recipient);
     const request = JSON.parse(sent?.body ?? '{}');
-    const redelivered: OutboundMessage = {
-      v: 1,
-      eventId,
-      webhookId,
-      mappingId: MAPPING_ID,
-      messageKey: messageKey(eventId, MAPPING_ID, recipient),
+    const redelivered = outboundAgain(
+      { eventId, webhookId },
+      MAPPING_ID,
       recipient,
-      queuedAt: new Date().toISOString(),
-      request,
-    };
+      sent?.body ?? '{}'
+    );
     await sqs.send(
       new SendMessageCommand({
         QueueUrl: outboundUrl(),

@@ -1,6 +1,7 @@
 import {
   ChangeMessageVisibilityBatchCommand,
   SendMessageBatchCommand,
+  type SendMessageBatchRequestEntry,
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
@@ -10,6 +11,7 @@ import { DependencyError } from '../domain/errors.js';
 import {
   type DelayedMessage,
   type IngestMessage,
+  keyHash,
   type OutboundMessage,
   recipientGroup,
 } from '../domain/messages.js';
@@ -36,56 +38,86 @@ export const enqueueEvent = async (message: IngestMessage): Promise<void> => {
   );
 };
 
-/** Puts messages on the outbound queue, one FIFO group per recipient. */
-export const enqueueMessages = async (
-  messages: readonly OutboundMessage[]
+type BatchEntry = Omit<SendMessageBatchRequestEntry, 'Id'>;
+
+/** Sends entries ten at a time; any refused entry fails the call. */
+const sendInBatches = async (
+  queueUrl: string,
+  entries: readonly BatchEntry[],
+  what: string
 ): Promise<void> => {
-  for (let start = 0; start < messages.length; start += SQS_BATCH_LIMIT) {
-    const chunk = messages.slice(start, start + SQS_BATCH_LIMIT);
+  for (let start = 0; start < entries.length; start += SQS_BATCH_LIMIT) {
+    const chunk = entries.slice(start, start + SQS_BATCH_LIMIT);
     const result = await sqs.send(
       new SendMessageBatchCommand({
-        QueueUrl: requireEnv(Env.OutboundQueueUrl),
-        Entries: chunk.map((message, index) => ({
-          Id: String(index),
-          MessageBody: JSON.stringify(message),
-          MessageGroupId: recipientGroup(message.recipient),
-          MessageDeduplicationId: message.messageKey,
-        })),
+        QueueUrl: queueUrl,
+        Entries: chunk.map((entry, index) => ({ ...entry, Id: String(index) })),
       })
     );
     if (result.Failed && result.Failed.length > 0) {
       const codes = result.Failed.map((entry) => entry.Code).join(', ');
-      throw new DependencyError(`Queueing messages failed: ${codes}.`);
+      throw new DependencyError(`${what} failed: ${codes}.`);
     }
   }
 };
+
+/**
+ * Puts replayed events back on the ingest queue, each in its webhook's
+ * group, deduplicated per event and replay.
+ */
+export const enqueueReplays = (
+  messages: readonly IngestMessage[]
+): Promise<void> =>
+  sendInBatches(
+    requireEnv(Env.IngestQueueUrl),
+    messages.map((message) => ({
+      MessageBody: JSON.stringify(message),
+      MessageGroupId: message.webhookId,
+      MessageDeduplicationId: keyHash(
+        `${message.eventId}\n${message.replay?.replayId ?? ''}`
+      ),
+    })),
+    'Queueing replays'
+  );
+
+/**
+ * Puts messages on the outbound queue, one FIFO group per recipient. A
+ * replay's copies get their own deduplication ids, so SQS does not drop
+ * them as repeats of the first queueing; the send ledger keeps them from
+ * sending twice.
+ */
+export const enqueueMessages = (
+  messages: readonly OutboundMessage[],
+  replayId?: string
+): Promise<void> =>
+  sendInBatches(
+    requireEnv(Env.OutboundQueueUrl),
+    messages.map((message) => ({
+      MessageBody: JSON.stringify(message),
+      MessageGroupId: recipientGroup(message.recipient),
+      MessageDeduplicationId: replayId
+        ? keyHash(`${message.messageKey}\n${replayId}`)
+        : message.messageKey,
+    })),
+    'Queueing messages'
+  );
 
 /**
  * Puts held messages on the delay queue, each for its next hop (at most
  * 900 s, none once due). Every hop is a new message, so waiting is never
  * counted as a receive towards the dead-letter queue.
  */
-export const enqueueHops = async (
+export const enqueueHops = (
   hops: readonly { message: DelayedMessage; delaySeconds: number }[]
-): Promise<void> => {
-  for (let start = 0; start < hops.length; start += SQS_BATCH_LIMIT) {
-    const chunk = hops.slice(start, start + SQS_BATCH_LIMIT);
-    const result = await sqs.send(
-      new SendMessageBatchCommand({
-        QueueUrl: requireEnv(Env.DelayQueueUrl),
-        Entries: chunk.map((hop, index) => ({
-          Id: String(index),
-          MessageBody: JSON.stringify(hop.message),
-          DelaySeconds: hop.delaySeconds,
-        })),
-      })
-    );
-    if (result.Failed && result.Failed.length > 0) {
-      const codes = result.Failed.map((entry) => entry.Code).join(', ');
-      throw new DependencyError(`Holding messages failed: ${codes}.`);
-    }
-  }
-};
+): Promise<void> =>
+  sendInBatches(
+    requireEnv(Env.DelayQueueUrl),
+    hops.map((hop) => ({
+      MessageBody: JSON.stringify(hop.message),
+      DelaySeconds: hop.delaySeconds,
+    })),
+    'Holding messages'
+  );
 
 /**
  * Keeps received outbound messages away for the given seconds (0 makes one

@@ -311,3 +311,34 @@ export const pauseSending = async (
     })
   );
 };
+
+/**
+ * Releases a message that failed for good so a replay may send it again:
+ * it becomes claimable (`retrying`) with its attempts counted afresh.
+ * Answers false when the ledger no longer says `failed`.
+ */
+export const releaseForReplay = async (
+  messageKey: string,
+  replayId: string,
+  now: Date
+): Promise<boolean> => {
+  return writeIf(
+    new UpdateCommand({
+      TableName: table(),
+      Key: ledgerKey(messageKey),
+      UpdateExpression:
+        'SET #state = :retrying, attempts = :zero, code = :code, ' +
+        'reason = :reason, updatedAt = :at',
+      ConditionExpression: '#state = :failed',
+      ExpressionAttributeNames: { '#state': 'state' },
+      ExpressionAttributeValues: {
+        ':retrying': 'retrying',
+        ':failed': 'failed',
+        ':zero': 0,
+        ':code': 'replay',
+        ':reason': `released for replay ${replayId}`,
+        ':at': now.toISOString(),
+      },
+    })
+  );
+};

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { replayMarkSchema } from './replay.js';
 import type { TemplateMessageRequest } from './whatsapp.js';
 
 /**
@@ -26,6 +27,8 @@ export const ingestMessageSchema = z.object({
       sha256: z.string(),
     })
     .optional(),
+  /** Set when the event is replayed: it keeps its event id. */
+  replay: replayMarkSchema.optional(),
 });
 export type IngestMessage = z.infer<typeof ingestMessageSchema>;
 export type PayloadRef = NonNullable<IngestMessage['payloadRef']>;

@@ -9,6 +9,7 @@ import {
   type OutboundMessage,
 } from './messages.js';
 import { maskPhone } from './phone.js';
+import type { MessageAdmission } from './replay.js';
 import { type CancelPlan, delayKey, dueTime } from './schedule.js';
 import { type TraceRecord, TraceStage } from './trace.js';
 import { type Webhook, WebhookStatus } from './webhook.js';
@@ -77,23 +78,38 @@ export const unprocessableTrace = (
 const nothing = { messages: [], delayed: [], cancellations: [] };
 
 /**
+ * Says whether a planned message may be queued or held; a replay asks the
+ * send ledger. A skip is traced with its code instead of the message.
+ */
+export type Admit = (
+  message: OutboundMessage
+) => Promise<Exclude<MessageAdmission, { kind: 'retry' }>>;
+
+/**
  * Decides what one accepted event becomes: the messages to queue and the
  * trace that explains each decision. Several mappings may match one event.
+ * A replayed event's records carry its replay id, all but `received`,
+ * which is written again exactly as the first time.
  */
 export const planEvent = async (
   message: IngestMessage,
   config: { webhook?: Webhook; mappings: readonly Mapping[] },
-  now: Date
+  now: Date,
+  admit?: Admit
 ): Promise<EventPlan> => {
   const at = now.toISOString();
-  const base = {
+  const identity = {
     eventId: message.eventId,
     webhookId: message.webhookId,
     ...(message.eventKey ? { eventKey: message.eventKey } : {}),
   };
+  const base = {
+    ...identity,
+    ...(message.replay ? { replayId: message.replay.replayId } : {}),
+  };
   const trace: TraceRecord[] = [
     {
-      ...base,
+      ...identity,
       ...(message.providerEventId
         ? { providerEventId: message.providerEventId }
         : {}),
@@ -208,6 +224,17 @@ export const planEvent = async (
         request: planned.request,
       };
       const recipient = maskPhone(planned.recipient);
+      const admission = admit ? await admit(outbound) : undefined;
+      if (admission?.kind === 'skip') {
+        trace.push({
+          ...mapped,
+          stage: TraceStage.Skipped,
+          recipient,
+          code: admission.code,
+          reason: admission.reason,
+        });
+        continue;
+      }
       if (mapping.delaySeconds === undefined) {
         messages.push(outbound);
         trace.push({ ...mapped, stage: TraceStage.Queued, recipient });

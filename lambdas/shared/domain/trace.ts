@@ -25,6 +25,8 @@ export const TraceStage = {
   Cancel: 'cancel',
   /** The send may or may not have reached WhatsApp; it is not repeated. */
   Unconfirmed: 'unconfirmed',
+  /** The event was put through the current mappings again (`replayId`). */
+  Replayed: 'replayed',
 } as const;
 export type TraceStage = (typeof TraceStage)[keyof typeof TraceStage];
 
@@ -53,4 +55,8 @@ export interface TraceRecord {
   readonly cancelledEventId?: string;
   /** For a cancel: the mapping whose message it cancelled. */
   readonly cancelledMappingId?: string;
+  /** For a replay and what it processed: the replay's id. */
+  readonly replayId?: string;
+  /** For a replay: who asked for it. */
+  readonly requestedBy?: string;
 }

@@ -256,3 +256,45 @@ describe('planEvent with delays and cancellations', () => {
     });
   });
 });
+
+describe('planEvent on a replay', () => {
+  const replayed: IngestMessage = {
+    ...message,
+    replay: {
+      replayId: 'rp_1',
+      requestedAt: NOW.toISOString(),
+      retryFailed: false,
+    },
+  };
+
+  it('keeps the message key and traces a skip where the ledger forbids a send', async () => {
+    const plan = await planEvent(
+      replayed,
+      {
+        webhook: webhook('active'),
+        mappings: [
+          mapping('m1', '"+15550100142"'),
+          mapping('m2', '"+15550100143"'),
+        ],
+      },
+      NOW,
+      async (outbound) =>
+        outbound.mappingId === 'm1'
+          ? { kind: 'skip', code: 'already_sent', reason: 'sent before' }
+          : { kind: 'send' }
+    );
+
+    expect(plan.messages.map((planned) => planned.messageKey)).toEqual([
+      messageKey('ev_1', 'm2', '+15550100143'),
+    ]);
+    expect(
+      plan.trace.map((record) => [record.stage, record.code, record.replayId])
+    ).toEqual([
+      ['received', undefined, undefined],
+      ['matched', undefined, 'rp_1'],
+      ['skipped', 'already_sent', 'rp_1'],
+      ['matched', undefined, 'rp_1'],
+      ['queued', undefined, 'rp_1'],
+    ]);
+  });
+});
