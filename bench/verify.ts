@@ -13,12 +13,6 @@ import { join } from 'node:path';
 import { Webhook as StandardWebhook } from 'standardwebhooks';
 import Stripe from 'stripe';
 import { Bench } from 'tinybench';
-import {
-  dynamo,
-  s3,
-  secretsManager,
-  sqs,
-} from '../lambdas/shared/adapters/clients.js';
 import { decideIngest } from '../lambdas/shared/domain/ingest.js';
 import { Providers } from '../lambdas/shared/domain/providers.js';
 import {
@@ -29,6 +23,7 @@ import type { Webhook } from '../lambdas/shared/domain/webhook.js';
 import { adminClient } from '../local/admin-client.js';
 import { deliver, stripeDelivery } from '../local/deliveries.js';
 import { startRuntime } from '../local/runtime.js';
+import { countRequests } from './aws-requests.js';
 
 const STRIPE_SECRET = 'whsec_bench_0123456789abcdef';
 const STANDARD_SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -134,41 +129,6 @@ const benchSize = async (bytes: number) => {
   );
 };
 
-/** An initialize-step middleware, as the SDK calls it. */
-type Middleware = (
-  next: (args: unknown) => Promise<unknown>,
-  context: { commandName?: string }
-) => (args: unknown) => Promise<unknown>;
-
-/** Counts the AWS requests each client sends, by service and command. */
-const countRequests = () => {
-  const counts: Record<string, number> = {};
-  const counter =
-    (service: string): Middleware =>
-    (next, context) =>
-    async (args) => {
-      const key = `${service}.${context.commandName}`;
-      counts[key] = (counts[key] ?? 0) + 1;
-      return next(args);
-    };
-  // The three clients type their stacks apart; the middleware fits all.
-  const stacks = [
-    ['DynamoDB', dynamo.middlewareStack],
-    ['SQS', sqs.middlewareStack],
-    ['SecretsManager', secretsManager.middlewareStack],
-    ['S3', s3.middlewareStack],
-  ] as const;
-  for (const [service, stack] of stacks) {
-    const add = stack.add.bind(stack) as unknown as (
-      middleware: Middleware,
-      options: { step: 'initialize' }
-    ) => void;
-    add(counter(service), { step: 'initialize' });
-  }
-
-  return counts;
-};
-
 const warmPathRequests = async () => {
   const runtime = await startRuntime({
     port: 0,
@@ -205,7 +165,7 @@ const warmPathRequests = async () => {
     }
     // What the verifier sent; the mapper's calls run behind it and are
     // counted separately below.
-    const verifierCalls = counts['SQS.SendMessageCommand'] ?? 0;
+    const verifierCalls = counts['SQS.SendMessageCommand']?.count ?? 0;
     console.log(
       `\nWarm path: ${accepted} accepted of ${WARM_REQUESTS} requests`
     );
@@ -216,7 +176,11 @@ const warmPathRequests = async () => {
     console.log(
       '  all AWS requests in the process meanwhile (verifier and mapper):'
     );
-    console.table(counts);
+    console.table(
+      Object.fromEntries(
+        Object.entries(counts).map(([key, tally]) => [key, tally.count])
+      )
+    );
   } finally {
     await runtime.stop();
   }

@@ -97,6 +97,11 @@ export interface ResourceInputs {
    * delays of several hops quickly. @default 900
    */
   readonly delayHopSeconds?: number;
+  /**
+   * Messages per second the sender paces itself to, as the stack's
+   * `WhatsAppThroughput` parameter sets it. @default 80
+   */
+  readonly whatsAppThroughput?: number;
 }
 
 export interface LocalResources {
@@ -179,7 +184,9 @@ const buildEnv = (
     [Env.OutboundDeadLetterQueueUrl]: queues.outbound.deadLetterUrl,
     [Env.IngestDeadLetterQueueUrl]: queues.ingest.deadLetterUrl,
     [Env.DelayDeadLetterQueueUrl]: queues.delay.deadLetterUrl,
-    [Env.WhatsAppThroughput]: String(DEFAULT_THROUGHPUT_MPS),
+    [Env.WhatsAppThroughput]: String(
+      inputs.whatsAppThroughput ?? DEFAULT_THROUGHPUT_MPS
+    ),
   };
 
   return {

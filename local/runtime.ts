@@ -58,6 +58,11 @@ export interface RuntimeOptions {
    * several hops quickly. @default `WAPTO_DELAY_HOP_SECONDS`, else 900
    */
   readonly delayHopSeconds?: number;
+  /**
+   * Messages per second the sender paces itself to (the stack's
+   * `WhatsAppThroughput`), e.g. one the local runtime can carry. @default 80
+   */
+  readonly whatsAppThroughput?: number;
   /** Replaces functions' handler modules (tests of the runtime itself). */
   readonly handlers?: Partial<Record<FunctionKey, Handler>>;
   /** Wraps functions' handlers, e.g. to inject a crash (`local/crash.ts`). */
@@ -152,6 +157,7 @@ const start = async (
     delayHopSeconds: parseHopSeconds(
       options.delayHopSeconds?.toString() ?? process.env.WAPTO_DELAY_HOP_SECONDS
     ),
+    whatsAppThroughput: options.whatsAppThroughput,
   });
   functions = await loadFunctions(
     resources.env,

@@ -50,6 +50,7 @@ beforeAll(async () => {
       appSecret: 'local-test-app-secret',
       verifyToken: 'local-test-verify-token',
     },
+    whatsAppThroughput: 40,
   });
 }, MOTO_START_MS);
 
@@ -174,5 +175,13 @@ describe('createResources', { timeout: TEST_MS }, () => {
     expect(resources.env[Env.WhatsAppApiVersion]).toBe(WHATSAPP_API_VERSION);
     expect(resources.env.AWS_ENDPOINT_URL).toBe(moto.endpoint);
     expect(resources.env.AWS_REGION).toBe('us-east-1');
+  });
+
+  it('paces the sender to the throughput it was given', () => {
+    // Act
+    const throughput = resources.env[Env.WhatsAppThroughput];
+
+    // Assert
+    expect(throughput).toBe('40');
   });
 });
