@@ -465,5 +465,6 @@ export const CustomMetrics = {
     'StatusUnmatched',
     'StatusIgnored',
     'StatusRejected',
+    'MessageConfirmed',
   ],
 } as const satisfies Partial<Record<FunctionKey, readonly string[]>>;

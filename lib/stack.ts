@@ -65,8 +65,9 @@ const SENDER_ALARMS: readonly MetricAlarm[] = [
     metricName: 'MessageUnconfirmed',
     description:
       'A message may or may not have reached WhatsApp (no answer, or the ' +
-      'sender stopped mid-send); it is not sent again. Read its trace ' +
-      '(stage unconfirmed) and check with the recipient if it matters.',
+      'sender stopped mid-send); it is not sent again. Read its trace: ' +
+      'a later sent record (code confirmed_by_status) means a status ' +
+      'callback proved it arrived; otherwise check with the recipient.',
   },
   {
     service: 'sender',

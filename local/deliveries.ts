@@ -6,6 +6,7 @@ import {
   type SignatureScheme,
   signRequest,
 } from '../lambdas/shared/domain/signature.js';
+import { STATUS_CALLBACK_PATH } from '../lib/definitions.js';
 import { PROJECT_ROOT } from './paths.js';
 
 /**
@@ -131,4 +132,34 @@ export const deliver = async (
   }
 
   return { status: response.status, body };
+};
+
+/** The `X-Hub-Signature-256` Meta sends with `body`, signed with `appSecret`. */
+export const metaSignature = (body: string, appSecret: string): string =>
+  Object.values(
+    signRequest(
+      Providers.meta.scheme,
+      Buffer.from(body),
+      appSecret,
+      Date.now() / 1000
+    )
+  )[0] ?? '';
+
+/** Posts a status callback to the local API with the signature given. */
+export const postStatusCallback = async (
+  apiUrl: string,
+  body: string,
+  signature: string
+): Promise<{ status: number; body: unknown }> => {
+  const response = await fetch(`${apiUrl}${STATUS_CALLBACK_PATH}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'x-hub-signature-256': signature,
+    },
+    body,
+  });
+  const text = await response.text();
+
+  return { status: response.status, body: JSON.parse(text) };
 };

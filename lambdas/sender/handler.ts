@@ -204,8 +204,10 @@ const sendRecord = async (
       'an earlier attempt may still be running'
     );
   }
-  // LIMITATION: an unconfirmed message is not reconciled with Meta's status
-  // callbacks yet; a person decides whether to send it again.
+  if (decision.kind === 'confirmed') {
+    // The attempt died after Meta accepted it, as a status callback showed.
+    return recordAccepted(message, entry?.leaseId ?? '', decision.wamid);
+  }
   if (decision.kind === 'unconfirmed') {
     await settle(message, entry?.leaseId ?? '', {
       kind: 'unconfirmed',
@@ -398,6 +400,10 @@ const settle = async (
     new Date()
   );
   if (!settled) {
+    const proven = await provenWamid(message.messageKey, leaseId, verdict);
+    if (proven !== undefined) {
+      return recordAccepted(message, leaseId, proven);
+    }
     logger.warn('send claim changed hands; nothing recorded', logKeys(message));
     return;
   }
@@ -425,6 +431,23 @@ const settle = async (
     code: verdict.code,
     reason: verdict.reason,
   });
+};
+
+/**
+ * The wamid a status callback left on a message this claim still holds,
+ * when that is why it could not be settled `unconfirmed`.
+ */
+const provenWamid = async (
+  messageKey: string,
+  leaseId: string,
+  verdict: Verdict
+): Promise<string | undefined> => {
+  if (verdict.kind !== 'unconfirmed') return undefined;
+  const entry = await readLedger(messageKey);
+
+  return entry?.state === 'sending' && entry.leaseId === leaseId
+    ? entry.callbackWamid
+    : undefined;
 };
 
 /** The ledger holds the truth; a lost trace record must not resend. */

@@ -7,6 +7,7 @@ import type {
   APIGatewayProxyStructuredResultV2,
 } from 'aws-lambda';
 import { readAppSecret } from '../shared/adapters/secret-store.js';
+import { proveByCallback } from '../shared/adapters/send-ledger.js';
 import {
   findMessage,
   recordStatus,
@@ -14,7 +15,9 @@ import {
 } from '../shared/adapters/status-store.js';
 import { rawBodyBytes } from '../shared/domain/http.js';
 import {
+  acceptanceTrace,
   decideStatusRequest,
+  type MessageRef,
   type StatusCallback,
   type StatusUpdate,
   statusTrace,
@@ -135,6 +138,7 @@ const recordOne = async (
     return 'unmatched';
   }
   const now = new Date();
+  if (message.acceptanceUnrecorded) await proveAcceptance(message, update, now);
   const outcome = await recordStatus(
     message,
     update,
@@ -153,6 +157,40 @@ const recordOne = async (
   });
 
   return outcome;
+};
+
+/**
+ * A status for a message the sender has not recorded as sent proves Meta
+ * accepted it: an `unconfirmed` message becomes `sent`, and one still
+ * `sending` keeps the wamid for the sender to settle if its attempt died.
+ */
+const proveAcceptance = async (
+  message: MessageRef,
+  update: StatusUpdate,
+  now: Date
+): Promise<void> => {
+  const proof = await proveByCallback(
+    message.messageKey,
+    update.wamid,
+    acceptanceTrace(message, update, now),
+    now
+  );
+  if (proof === 'settled') return;
+  if (proof === 'confirmed') {
+    metrics.addMetric(MetricName.MessageConfirmed, MetricUnit.Count, 1);
+  }
+  logger.info(
+    proof === 'confirmed'
+      ? 'unconfirmed message confirmed sent by its status'
+      : 'status arrived while the message was sending; its wamid is kept',
+    {
+      outcome: proof,
+      event_id: message.eventId,
+      webhook_id: message.webhookId,
+      mapping_id: message.mappingId,
+      wamid: update.wamid,
+    }
+  );
 };
 
 const count = (name: string, value: number) => {

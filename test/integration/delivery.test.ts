@@ -28,14 +28,21 @@ import {
 import { type CrashInjector, crashInjector } from '../../local/crash.js';
 import {
   deliver,
+  metaSignature,
+  postStatusCallback,
   readFixture,
   stripeDelivery,
   testSecrets,
 } from '../../local/deliveries.js';
 import { PAYMENT_LINK } from '../../local/demo-setup.js';
 import { waitFor } from '../../local/net.js';
-import { localAws, WHATSAPP_TOKEN_SECRET_ID } from '../../local/resources.js';
+import {
+  LOCAL_PHONE_NUMBER_ID,
+  localAws,
+  WHATSAPP_TOKEN_SECRET_ID,
+} from '../../local/resources.js';
 import { type Runtime, startRuntime } from '../../local/runtime.js';
+import { statusPayload } from '../../local/whatsapp-callbacks.js';
 import type { RecordedRequest } from '../../local/whatsapp-standin.js';
 import { outboundAgain } from '../fixtures/requests.js';
 import { scratchFolder } from '../scratch.js';
@@ -166,6 +173,63 @@ const ledgerOf = async (eventId: string, recipient: string) => {
 
 const outboundUrl = () => runtime.resources.queues.outbound.url;
 
+/** Hands the records out again at once rather than after the timeout. */
+const redeliverNow = (records: readonly { receiptHandle: string }[]) =>
+  Promise.all(
+    records.map((record) =>
+      sqs.send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: outboundUrl(),
+          ReceiptHandle: record.receiptHandle,
+          VisibilityTimeout: 0,
+        })
+      )
+    )
+  );
+
+/** Runs `act` with the stand-in's status callbacks off. */
+const withoutCallbacks = async <T>(act: () => Promise<T>): Promise<T> => {
+  const { callbacks } = standIn().settings();
+  standIn().configure({ callbacks: null });
+  try {
+    return await act();
+  } finally {
+    standIn().configure({ callbacks });
+  }
+};
+
+const wamidOf = (request: RecordedRequest | undefined) =>
+  (request?.response as { messages?: { id?: string }[] } | undefined)
+    ?.messages?.[0]?.id;
+
+/** Posts one status callback for a message, signed as Meta signs it. */
+const postStatus = async (message: {
+  wamid: string;
+  recipientId: string;
+  messageKey: string;
+  status: 'sent' | 'delivered' | 'read';
+}) => {
+  const body = JSON.stringify(
+    statusPayload({
+      wamid: message.wamid,
+      phoneNumberId: LOCAL_PHONE_NUMBER_ID,
+      recipientId: message.recipientId,
+      category: 'utility',
+      bizOpaqueCallbackData: message.messageKey,
+      status: message.status,
+      timestampSeconds: Math.floor(Date.now() / 1000),
+      conversationId: 'c0ffee',
+      wabaId: '100000000000009',
+      displayPhoneNumber: '15550100999',
+    })
+  );
+  return postStatusCallback(
+    runtime.apiUrl,
+    body,
+    metaSignature(body, runtime.statusCallbacks.appSecret)
+  );
+};
+
 const queueDrained = () =>
   waitFor(
     async () =>
@@ -174,35 +238,62 @@ const queueDrained = () =>
   );
 
 describe('sending each message once', { timeout: TEST_MS }, () => {
-  it('sends no second request when the sender dies after WhatsApp accepted', async () => {
+  it('sends no second request when the sender dies after WhatsApp accepted, and records it sent from its status', async () => {
     // Arrange
     const recipient = '+15550100150';
     const webhookId = await stripeWebhook();
     const crashed = crash.arm(recipient);
 
     // Act: the invocation dies once WhatsApp's answer is in, before the
-    // sender records it or deletes the queue message.
+    // sender records it or deletes the queue message. Meta's status
+    // callbacks still arrive.
     const eventId = await sendCharge(webhookId, recipient, 'crash');
     const report = await crashed;
-    // The queue hands the message out again; here at once rather than
-    // after the visibility timeout.
-    await Promise.all(
-      report.event.Records.map((record) =>
-        sqs.send(
-          new ChangeMessageVisibilityCommand({
-            QueueUrl: outboundUrl(),
-            ReceiptHandle: record.receiptHandle,
-            VisibilityTimeout: 0,
-          })
-        )
-      )
-    );
+    await redeliverNow(report.event.Records);
     const trace = await traceWhere(
       eventId,
-      (records) => records.some((record) => record.stage === 'unconfirmed'),
-      'the sender to record the message unconfirmed'
+      (records) => records.some((record) => record.stage === 'sent'),
+      'the sender to record the message sent'
     );
     await queueDrained();
+
+    // Assert
+    const [sent] = sendsTo(recipient);
+    expect(report.status).toBe(200);
+    expect(sendsTo(recipient)).toHaveLength(1);
+    expect(sendingStages(trace)).toEqual([
+      'received',
+      'matched',
+      'queued',
+      'sent',
+    ]);
+    expect(await ledgerOf(eventId, recipient)).toMatchObject({
+      state: 'sent',
+      attempts: 1,
+      wamid: wamidOf(sent),
+    });
+  });
+
+  it('records the message unconfirmed when the sender died after WhatsApp accepted and no status came', async () => {
+    // Arrange
+    const recipient = '+15550100160';
+    const webhookId = await stripeWebhook();
+    const crashed = crash.arm(recipient);
+
+    // Act
+    const { eventId, report } = await withoutCallbacks(async () => {
+      const id = await sendCharge(webhookId, recipient, 'crash-quiet');
+      const crashReport = await crashed;
+      await redeliverNow(crashReport.event.Records);
+      await traceWhere(
+        id,
+        (records) => records.some((record) => record.stage === 'unconfirmed'),
+        'the sender to record the message unconfirmed'
+      );
+      return { eventId: id, report: crashReport };
+    });
+    await queueDrained();
+    const trace = await settledTrace(eventId);
 
     // Assert
     expect(report.status).toBe(200);
@@ -223,7 +314,7 @@ describe('sending each message once', { timeout: TEST_MS }, () => {
     });
   });
 
-  it('records a send whose answer never came unconfirmed, and ignores a redelivery', async () => {
+  it('records a send whose answer never came unconfirmed, ignores a redelivery, and turns it sent when its status comes', async () => {
     // Arrange: WhatsApp accepts, then the connection drops unanswered.
     const recipient = '+15550100151';
     const webhookId = await stripeWebhook();
@@ -232,8 +323,11 @@ describe('sending each message once', { timeout: TEST_MS }, () => {
     ]);
 
     // Act
-    const eventId = await sendCharge(webhookId, recipient, 'timeout');
-    const trace = await settledTrace(eventId);
+    const eventId = await withoutCallbacks(async () => {
+      const id = await sendCharge(webhookId, recipient, 'timeout');
+      await settledTrace(id);
+      return id;
+    });
     const [sent] = sendsTo(recipient);
     const request = JSON.parse(sent?.body ?? '{}');
     const redelivered = outboundAgain(
@@ -251,26 +345,75 @@ describe('sending each message once', { timeout: TEST_MS }, () => {
       })
     );
     await queueDrained();
+    const unconfirmed = await ledgerOf(eventId, recipient);
+    const wamid = (sent?.response as { acceptedAs?: string } | undefined)
+      ?.acceptedAs;
+    const answer = await postStatus({
+      wamid: wamid ?? '',
+      recipientId: recipient.slice(1),
+      messageKey: redelivered.messageKey,
+      status: 'delivered',
+    });
+    const trace = await traceWhere(
+      eventId,
+      (records) => records.some((record) => record.stage === 'sent'),
+      'the status to confirm the send'
+    );
 
     // Assert
     expect(sent?.status).toBe(0);
-    expect(sent?.response).toMatchObject({ acceptedAs: expect.any(String) });
     expect(request.biz_opaque_callback_data).toBe(redelivered.messageKey);
     expect(sendsTo(recipient)).toHaveLength(1);
-    // Meta's callbacks may follow and show it arrived; the send stays
-    // unconfirmed in the ledger and is never repeated.
-    expect(
-      trace
-        .filter((record) => !['delivered', 'read'].includes(record.stage))
-        .at(-1)
-    ).toMatchObject({
-      stage: 'unconfirmed',
-      code: 'no_answer',
-    });
-    expect(await ledgerOf(eventId, recipient)).toMatchObject({
+    expect(unconfirmed).toMatchObject({
       state: 'unconfirmed',
       code: 'no_answer',
     });
+    expect(answer).toMatchObject({ status: 200, body: { recorded: 1 } });
+    expect(sendingStages(trace)).toEqual([
+      'received',
+      'matched',
+      'queued',
+      'unconfirmed',
+      'sent',
+    ]);
+    expect(trace.find((record) => record.stage === 'sent')).toMatchObject({
+      wamid,
+      code: 'confirmed_by_status',
+    });
+    expect(await ledgerOf(eventId, recipient)).toMatchObject({
+      state: 'sent',
+      wamid,
+      confirmedBy: 'status_callback',
+    });
+  });
+
+  it('records a send whose answer never came sent once its statuses arrive, whichever comes first', async () => {
+    // Arrange: WhatsApp accepts and drops the connection while its status
+    // callbacks are on their way.
+    const recipient = '+15550100161';
+    const webhookId = await stripeWebhook();
+    standIn().injectFaults([
+      { kind: 'timeout', accept: true, holdMs: 400, to: recipient.slice(1) },
+    ]);
+
+    // Act
+    const eventId = await sendCharge(webhookId, recipient, 'timeout-status');
+    const ledger = await waitFor(
+      async () => {
+        const item = await ledgerOf(eventId, recipient);
+        return item?.state === 'sent' ? item : undefined;
+      },
+      { ...SETTLE, what: 'the ledger to say sent' }
+    );
+    const trace = await settledTrace(eventId);
+
+    // Assert
+    const [sent] = sendsTo(recipient);
+    const wamid = (sent?.response as { acceptedAs?: string } | undefined)
+      ?.acceptedAs;
+    expect(sendsTo(recipient)).toHaveLength(1);
+    expect(ledger).toMatchObject({ state: 'sent', wamid });
+    expect(sendingStages(trace).at(-1)).toBe('sent');
   });
 });
 

@@ -8,8 +8,6 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageKey } from '../../lambdas/shared/domain/messages.js';
-import { Providers } from '../../lambdas/shared/domain/providers.js';
-import { signRequest } from '../../lambdas/shared/domain/signature.js';
 import type { TraceRecord } from '../../lambdas/shared/domain/trace.js';
 import {
   MAX_WEBHOOK_BODY_BYTES,
@@ -19,7 +17,9 @@ import {
 import { adminClient, isTraceSettled } from '../../local/admin-client.js';
 import {
   deliver,
+  postStatusCallback,
   readFixture,
+  metaSignature as signAsMeta,
   stripeDelivery,
   testSecrets,
 } from '../../local/deliveries.js';
@@ -116,22 +116,8 @@ const callbacksOf = (wamid: string, count: number) =>
     { ...SETTLE, what: `${count} status callbacks for ${wamid}` }
   );
 
-const postCallback = async (
-  body: string,
-  signature: string
-): Promise<{ status: number; body: unknown }> => {
-  const response = await fetch(`${runtime.apiUrl}${STATUS_CALLBACK_PATH}`, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-hub-signature-256': signature,
-    },
-    body,
-  });
-  const text = await response.text();
-
-  return { status: response.status, body: JSON.parse(text) };
-};
+const postCallback = (body: string, signature: string) =>
+  postStatusCallback(runtime.apiUrl, body, signature);
 
 /** Posts a recorded callback again, exactly as the stand-in signed it. */
 const repost = (callback: CallbackRecord) =>
@@ -402,11 +388,4 @@ describe('status callbacks', { timeout: TEST_MS }, () => {
 
 /** Signs a body as Meta does, with the runtime's app secret. */
 const metaSignature = (body: string): string =>
-  Object.values(
-    signRequest(
-      Providers.meta.scheme,
-      Buffer.from(body),
-      runtime.statusCallbacks.appSecret,
-      Date.now() / 1000
-    )
-  )[0] ?? '';
+  signAsMeta(body, runtime.statusCallbacks.appSecret);

@@ -12,7 +12,9 @@ import {
   recipientGroup,
 } from '../domain/messages.js';
 import { maskPhone } from '../domain/phone.js';
+import type { TraceRecord } from '../domain/trace.js';
 import { dynamo } from './clients.js';
+import { traceItem } from './trace-store.js';
 
 /**
  * The send ledger in the log table: one item per message key
@@ -29,6 +31,8 @@ export interface LedgerEntry {
   readonly leaseUntil?: number;
   /** Requests made to WhatsApp for this message so far. */
   readonly attempts: number;
+  /** The wamid of a status callback that arrived while it was sending. */
+  readonly callbackWamid?: string;
 }
 
 const table = () => requireEnv(Env.LogTable);
@@ -88,6 +92,9 @@ export const readLedger = async (
     leaseId: Item.leaseId as string | undefined,
     leaseUntil: Item.leaseUntil as number | undefined,
     attempts: Number(Item.attempts ?? 0),
+    ...(typeof Item.callbackWamid === 'string'
+      ? { callbackWamid: Item.callbackWamid }
+      : {}),
   };
 };
 
@@ -145,7 +152,8 @@ export interface Settlement {
 
 /**
  * Ends the claim `leaseId` holds: `retrying` releases it, the others are
- * final. Answers false when that claim no longer holds the message.
+ * final. Answers false when that claim no longer holds the message, or,
+ * for `unconfirmed`, when a status callback already proved it accepted.
  */
 export const settleClaim = async (
   messageKey: string,
@@ -160,7 +168,11 @@ export const settleClaim = async (
       UpdateExpression:
         'SET #state = :state, code = :code, reason = :reason, ' +
         'updatedAt = :at REMOVE leaseUntil',
-      ConditionExpression: '#state = :sending AND leaseId = :leaseId',
+      ConditionExpression:
+        '#state = :sending AND leaseId = :leaseId' +
+        (settlement.state === 'unconfirmed'
+          ? ' AND attribute_not_exists(callbackWamid)'
+          : ''),
       ExpressionAttributeNames: { '#state': 'state' },
       ExpressionAttributeValues: {
         ':state': settlement.state,
@@ -237,6 +249,94 @@ export const recordSent = async (
       ],
     })
   );
+};
+
+/**
+ * What a status callback proved about a message the ledger had not
+ * recorded as sent: `confirmed` turned an `unconfirmed` message into
+ * `sent`; `noted` left the callback's wamid on a message still `sending`,
+ * for the sender to settle as sent if that attempt never reports back;
+ * `settled` found it already settled otherwise.
+ */
+export type CallbackProof = 'confirmed' | 'noted' | 'settled';
+
+/**
+ * Records that Meta accepted `messageKey` as `wamid`, known from a status
+ * callback; `trace` joins the event's chain when that turns the message
+ * into `sent`, in the same transaction. Each write is conditional on the
+ * state it changes, so a sender settling the message at the same moment is
+ * never overwritten.
+ */
+export const proveByCallback = async (
+  messageKey: string,
+  wamid: string,
+  trace: TraceRecord,
+  now: Date
+): Promise<CallbackProof> => {
+  // The second round is for a message that turned from sending to
+  // unconfirmed between the two writes; no other change comes back.
+  for (let round = 0; round < 2; round += 1) {
+    if (await confirmUnconfirmed(messageKey, wamid, trace, now)) {
+      return 'confirmed';
+    }
+    const noted = await writeIf(
+      new UpdateCommand({
+        TableName: table(),
+        Key: ledgerKey(messageKey),
+        UpdateExpression: 'SET callbackWamid = :wamid',
+        ConditionExpression: '#state = :sending',
+        ExpressionAttributeNames: { '#state': 'state' },
+        ExpressionAttributeValues: { ':wamid': wamid, ':sending': 'sending' },
+      })
+    );
+    if (noted) return 'noted';
+  }
+
+  return 'settled';
+};
+
+const confirmUnconfirmed = async (
+  messageKey: string,
+  wamid: string,
+  trace: TraceRecord,
+  now: Date
+): Promise<boolean> => {
+  try {
+    await dynamo.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          {
+            Update: {
+              TableName: table(),
+              Key: ledgerKey(messageKey),
+              UpdateExpression:
+                'SET #state = :sent, wamid = :wamid, confirmedBy = :by, ' +
+                'updatedAt = :at REMOVE leaseUntil, code, reason',
+              ConditionExpression: '#state = :unconfirmed',
+              ExpressionAttributeNames: { '#state': 'state' },
+              ExpressionAttributeValues: {
+                ':sent': 'sent',
+                ':wamid': wamid,
+                ':by': 'status_callback',
+                ':at': now.toISOString(),
+                ':unconfirmed': 'unconfirmed',
+              },
+            },
+          },
+          {
+            Put: {
+              TableName: table(),
+              Item: traceItem(trace, 0, traceExpiry(now)),
+            },
+          },
+        ],
+      })
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
 };
 
 /** When a message last left for `recipient`, in epoch milliseconds. */

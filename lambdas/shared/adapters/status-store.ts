@@ -74,6 +74,9 @@ const messageRef = (
   const mappingId = text(found.mappingId);
   const recipient = text(pointer?.recipient);
   const template = text(pointer?.template);
+  const unrecorded =
+    pointer === undefined &&
+    (ledger?.state === 'sending' || ledger?.state === 'unconfirmed');
 
   return {
     messageKey,
@@ -82,6 +85,7 @@ const messageRef = (
     ...(mappingId ? { mappingId } : {}),
     ...(recipient ? { recipient } : {}),
     ...(template ? { template } : {}),
+    ...(unrecorded ? { acceptanceUnrecorded: true } : {}),
   };
 };
 

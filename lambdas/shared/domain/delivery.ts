@@ -327,12 +327,19 @@ export type ClaimDecision =
   /** Another attempt may still be in flight: wait for its lease. */
   | { readonly kind: 'wait'; readonly waitMs: number }
   /** An attempt died without a verdict: Meta may have sent it. */
-  | { readonly kind: 'unconfirmed' };
+  | { readonly kind: 'unconfirmed' }
+  /** An attempt died, but a status callback proved Meta accepted it. */
+  | { readonly kind: 'confirmed'; readonly wamid: string };
 
 /** What a message's ledger entry allows. */
 export const decideClaim = (
   entry:
-    | { readonly state: LedgerState; readonly leaseUntil?: number }
+    | {
+        readonly state: LedgerState;
+        readonly leaseUntil?: number;
+        /** The wamid of a status callback that arrived while sending. */
+        readonly callbackWamid?: string;
+      }
     | undefined,
   now: number
 ): ClaimDecision => {
@@ -341,8 +348,9 @@ export const decideClaim = (
   }
   if (entry.state !== 'sending') return { kind: 'done', state: entry.state };
   const leaseUntil = entry.leaseUntil ?? 0;
+  if (leaseUntil > now) return { kind: 'wait', waitMs: leaseUntil - now };
 
-  return leaseUntil > now
-    ? { kind: 'wait', waitMs: leaseUntil - now }
+  return entry.callbackWamid
+    ? { kind: 'confirmed', wamid: entry.callbackWamid }
     : { kind: 'unconfirmed' };
 };

@@ -171,6 +171,11 @@ export interface MessageRef {
   /** Masked, as every trace keeps phone numbers. */
   readonly recipient?: string;
   readonly template?: string;
+  /**
+   * The sender has not recorded Meta's acceptance: its attempt is still
+   * running, died, or ended `unconfirmed`. A status proves the acceptance.
+   */
+  readonly acceptanceUnrecorded?: boolean;
 }
 
 const STATUS_STAGES = {
@@ -206,6 +211,30 @@ export const statusTrace = (
     ...(update.reason ? { reason: update.reason } : {}),
   };
 };
+
+/**
+ * The `sent` record of a message whose send the sender could not record
+ * (its attempt died, or ended `unconfirmed`) once a status shows Meta
+ * accepted it.
+ */
+export const acceptanceTrace = (
+  message: MessageRef,
+  update: StatusUpdate,
+  now: Date
+): TraceRecord => ({
+  eventId: message.eventId,
+  webhookId: message.webhookId,
+  stage: TraceStage.Sent,
+  at: now.toISOString(),
+  wamid: update.wamid,
+  ...(message.mappingId ? { mappingId: message.mappingId } : {}),
+  ...(message.recipient
+    ? { recipient: maskPhonesInText(message.recipient) }
+    : {}),
+  ...(message.template ? { template: message.template } : {}),
+  code: 'confirmed_by_status',
+  reason: `WhatsApp reported the message ${update.status}, so it was accepted`,
+});
 
 /** What Secrets Manager holds for Meta's callbacks. */
 export interface AppSecretRecord {

@@ -262,4 +262,17 @@ describe('decideClaim', () => {
       { kind: 'unconfirmed' }
     );
   });
+
+  it('settles an expired claim as sent when a status callback proved it', () => {
+    const entry = {
+      state: 'sending' as const,
+      leaseUntil: 5_000,
+      callbackWamid: 'wamid.X',
+    };
+    expect(decideClaim(entry, 1_000)).toEqual({ kind: 'wait', waitMs: 4_000 });
+    expect(decideClaim(entry, 5_000)).toEqual({
+      kind: 'confirmed',
+      wamid: 'wamid.X',
+    });
+  });
 });
