@@ -123,8 +123,9 @@ const recordAll = async (callback: StatusCallback): Promise<Tally> => {
   return tally;
 };
 
-// LIMITATION: a status that arrives before the send side wrote its wamid
-// pointer or send ledger is answered 200 as unmatched, and is lost.
+// LIMITATION: a status without the echoed message key that arrives before
+// the sender wrote its wamid pointer is answered 200 as unmatched, and is
+// lost; with the key it always finds the ledger, claimed before the send.
 const recordOne = async (
   update: StatusUpdate
 ): Promise<StatusOutcome | 'unmatched'> => {
