@@ -298,9 +298,9 @@ const reserveSlot = (context: Context): number | undefined => {
 };
 
 /**
- * Waits until a request may start. Slots are taken before the ledger
- * writes, which can outlast the wait for the next slot, so the starts
- * themselves are spaced too.
+ * Waits until a request may leave. Slots are taken before the ledger
+ * writes and the token read, which can outlast the wait for the next
+ * slot, so the requests themselves are spaced too.
  */
 const startRequest = async (): Promise<void> => {
   const start = reserveSendSlot(
@@ -334,8 +334,9 @@ const attempt = async (
     ...message.request,
     biz_opaque_callback_data: message.messageKey,
   };
-  await startRequest();
-  const first = judgeOutcome(await postMessage(request));
+  const first = judgeOutcome(
+    await postMessage(request, { pace: startRequest })
+  );
   let action: FinalAction;
   if (first.kind !== 'refresh_token') action = first;
   else {
@@ -352,9 +353,10 @@ const attempt = async (
       };
     } else {
       await sleepUntil(slotAt);
-      await startRequest();
       action = afterFreshToken(
-        judgeOutcome(await postMessage(request, { freshToken: true }))
+        judgeOutcome(
+          await postMessage(request, { freshToken: true, pace: startRequest })
+        )
       );
     }
   }
