@@ -27,6 +27,8 @@ export interface StandInSettings {
   readonly callbacks?: CallbackSettingsInput | null;
   /** The access token it accepts from now on, as after a rotation. */
   readonly token?: string;
+  /** How long each send's answer takes, as Meta's round trip. @default 0 */
+  readonly latencyMs?: number;
 }
 
 export interface StandInControl {
@@ -40,7 +42,11 @@ export interface StandInControl {
   setRandomFaults(random: RandomFaultsInput | undefined): void;
   clearFaults(): void;
   configure(settings: StandInSettings): void;
-  settings(): { limits: LimitSettings; callbacks: CallbackSettings | null };
+  settings(): {
+    limits: LimitSettings;
+    callbacks: CallbackSettings | null;
+    latencyMs: number;
+  };
   reset(): void;
 }
 
@@ -65,6 +71,7 @@ export const settingsSchema = z.strictObject({
     .optional(),
   callbacks: callbackSettingsSchema.nullable().optional(),
   token: z.string().min(1).optional(),
+  latencyMs: z.number().int().min(0).max(60_000).optional(),
 });
 
 type Answer = { readonly status: number; readonly answer: unknown };

@@ -83,6 +83,12 @@ export interface StandInOptions {
   };
   /** Time for the limits and the callbacks' timestamps. @default Date.now */
   readonly clock?: Clock;
+  /**
+   * How long each answer of the send endpoint takes, as Meta's round trip
+   * does; limits and faults are decided when the request arrives.
+   * @default 0
+   */
+  readonly latencyMs?: number;
 }
 
 export interface WhatsAppStandIn extends StandInControl {
@@ -111,6 +117,8 @@ type Outcome = {
   readonly answer: unknown;
   /** Hold the response this long, then drop the connection unanswered. */
   readonly holdMs?: number;
+  /** Starts the status callbacks: once answered, or at once when held. */
+  readonly startCallbacks?: () => void;
 };
 
 /**
@@ -119,9 +127,11 @@ type Outcome = {
  * codes in Graph's error shape, and a `wamid` on success. A valid send
  * then meets, in this order: a fault queued or drawn at random
  * (`whatsapp-faults.ts`), the throughput and pair limits
- * (`whatsapp-limits.ts`), and once accepted, signed status callbacks
- * (`whatsapp-callbacks.ts`). Control routes live under `/_standin/`
- * (`whatsapp-control.ts`).
+ * (`whatsapp-limits.ts`), and once accepted and answered, signed status
+ * callbacks (`whatsapp-callbacks.ts`). Each send is decided when it
+ * arrives and answered after `latencyMs`, standing for Meta's round trip;
+ * its stats count the most sends awaiting an answer at once. Control
+ * routes live under `/_standin/` (`whatsapp-control.ts`).
  *
  * LIMITATION: it does not emulate media uploads, free-form messages,
  * callback retries, the `contacts` block of status callbacks, or Meta's
@@ -142,39 +152,58 @@ export const startWhatsAppStandIn = async (
   state.faults.enqueue(options.faults?.queue ?? []);
   state.faults.setRandom(options.faults?.random);
   const holding = new Set<NodeJS.Timeout>();
-  // The token can be replaced over the control route, as Meta rotates it.
-  const auth = { token: options.token };
-  const control = controlOf(state, recorded, auth);
+  const later = (run: () => void, ms: number) => {
+    const timer = setTimeout(() => {
+      holding.delete(timer);
+      run();
+    }, ms);
+    holding.add(timer);
+  };
+  // The token and the latency can be changed over the control route, as
+  // Meta rotates a token or its round trip varies.
+  const live = { token: options.token, latencyMs: options.latencyMs ?? 0 };
+  const control = controlOf(state, recorded, live);
+  /** Decides a send at once; answers it after the latency, or holds it. */
+  const serveSend = (
+    current: StandInOptions,
+    request: IncomingMessage,
+    response: ServerResponse,
+    body: string
+  ) => {
+    state.stats.startRequest();
+    response.once('close', () => state.stats.finishRequest());
+    const outcome = respond(current, templates, state, request, body);
+    const code = (outcome.answer as { error?: { code?: number } }).error?.code;
+    if (code !== undefined) state.stats.countError(code);
+    recorded.push(record(request, body, outcome.status, outcome.answer));
+    if (recorded.length > MAX_RECORDED_REQUESTS) recorded.shift();
+    if (outcome.holdMs !== undefined) {
+      outcome.startCallbacks?.();
+      return later(() => response.destroy(), outcome.holdMs);
+    }
+    const answer = () => {
+      send(response, outcome.status, outcome.answer);
+      outcome.startCallbacks?.();
+    };
+    if (live.latencyMs === 0) return answer();
+    later(answer, live.latencyMs);
+  };
   const server = createServer((request, response) => {
     readText(request)
       .then((body) => {
-        const live = { ...options, token: auth.token };
+        const current = { ...options, token: live.token };
         const path = (request.url ?? '').split('?')[0] ?? '';
         const routed = handleControl(control, request.method ?? '', path, body);
         if (routed !== undefined) {
           return send(response, routed.status, routed.answer);
         }
-        const listing = answerTemplateList(live, templates, request, url);
+        const listing = answerTemplateList(current, templates, request, url);
         if (listing !== undefined) {
           const answer =
             'failure' in listing ? failure(listing.failure) : listing;
           return send(response, answer.status, answer.answer);
         }
-        state.stats.countRequest();
-        const outcome = respond(live, templates, state, request, body);
-        const code = (outcome.answer as { error?: { code?: number } }).error
-          ?.code;
-        if (code !== undefined) state.stats.countError(code);
-        recorded.push(record(request, body, outcome.status, outcome.answer));
-        if (recorded.length > MAX_RECORDED_REQUESTS) recorded.shift();
-        if (outcome.holdMs === undefined) {
-          return send(response, outcome.status, outcome.answer);
-        }
-        const timer = setTimeout(() => {
-          holding.delete(timer);
-          response.destroy();
-        }, outcome.holdMs);
-        holding.add(timer);
+        serveSend(current, request, response, body);
       })
       .catch(() => send(response, 500, graphError(serverError())));
   });
@@ -204,7 +233,7 @@ export const startWhatsAppStandIn = async (
 const controlOf = (
   state: SendState,
   recorded: RecordedRequest[],
-  auth: { token: string }
+  live: { token: string; latencyMs: number }
 ): StandInControl & { requests(): readonly RecordedRequest[] } => ({
   requests: () => [...recorded],
   stats: () => state.stats.snapshot(),
@@ -224,11 +253,13 @@ const controlOf = (
     if (settings.callbacks !== undefined) {
       state.callbacks.configure(settings.callbacks ?? undefined);
     }
-    if (settings.token !== undefined) auth.token = settings.token;
+    if (settings.token !== undefined) live.token = settings.token;
+    if (settings.latencyMs !== undefined) live.latencyMs = settings.latencyMs;
   },
   settings: () => ({
     limits: state.limiter.current(),
     callbacks: state.callbacks.current() ?? null,
+    latencyMs: live.latencyMs,
   }),
   reset: () => {
     recorded.splice(0);
@@ -312,19 +343,25 @@ const decideSend = (
   state.stats.countAccepted(recipient, wamid, parsed, body);
   const opaque = (parsed as { biz_opaque_callback_data?: unknown })
     .biz_opaque_callback_data;
-  state.callbacks.report(
-    {
-      wamid,
-      phoneNumberId,
-      recipientId: recipient,
-      category: verdict.template.category.toLowerCase(),
-      ...(typeof opaque === 'string' ? { bizOpaqueCallbackData: opaque } : {}),
-    },
-    fault?.kind !== 'undeliverable'
-  );
-  if (dropped !== undefined) return held(dropped.holdMs, wamid);
+  const startCallbacks = () =>
+    state.callbacks.report(
+      {
+        wamid,
+        phoneNumberId,
+        recipientId: recipient,
+        category: verdict.template.category.toLowerCase(),
+        ...(typeof opaque === 'string'
+          ? { bizOpaqueCallbackData: opaque }
+          : {}),
+      },
+      fault?.kind !== 'undeliverable'
+    );
+  if (dropped !== undefined) {
+    return { ...held(dropped.holdMs, wamid), startCallbacks };
+  }
 
   return {
+    startCallbacks,
     status: 200,
     answer: {
       messaging_product: 'whatsapp',

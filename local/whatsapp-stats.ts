@@ -4,8 +4,8 @@ import type { Clock } from './whatsapp-limits.js';
 
 /**
  * The counts a delivery benchmark reads from the stand-in: the order in
- * which each recipient's sends were accepted, sends accepted twice, and
- * the errors answered.
+ * which each recipient's sends were accepted, sends accepted twice, the
+ * errors answered, and how many requests awaited their answer at once.
  */
 
 export interface AcceptedSend {
@@ -25,6 +25,10 @@ export interface DuplicateSend {
 export interface StandInStats {
   /** Requests to the send endpoint. */
   readonly requests: number;
+  /** Send requests not answered yet. */
+  readonly inFlight: number;
+  /** The most send requests that awaited their answer at once. */
+  readonly peakInFlight: number;
   readonly accepted: number;
   /** Accepted sends after the first with the same recipient and key. */
   readonly duplicates: number;
@@ -47,14 +51,23 @@ const PAIR_CODE = 131056;
 
 export class StatsLedger {
   private requests = 0;
+  private inFlight = 0;
+  private peakInFlight = 0;
   private readonly errorCodes = new Map<number, number>();
   private readonly faults = new Map<FaultKind, number>();
   private readonly recipients = new Map<string, AcceptedSend[]>();
 
   constructor(private readonly clock: Clock) {}
 
-  countRequest(): void {
+  /** A send request arrived; `finishRequest` once it is answered. */
+  startRequest(): void {
     this.requests += 1;
+    this.inFlight += 1;
+    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
+  }
+
+  finishRequest(): void {
+    this.inFlight = Math.max(0, this.inFlight - 1);
   }
 
   countError(code: number): void {
@@ -80,8 +93,10 @@ export class StatsLedger {
     this.recipients.set(recipient, sends);
   }
 
+  /** Forgets the counts; requests still in flight stay counted in flight. */
   reset(): void {
     this.requests = 0;
+    this.peakInFlight = this.inFlight;
     this.errorCodes.clear();
     this.faults.clear();
     this.recipients.clear();
@@ -100,6 +115,8 @@ export class StatsLedger {
 
     return {
       requests: this.requests,
+      inFlight: this.inFlight,
+      peakInFlight: this.peakInFlight,
       accepted,
       duplicates: duplicateSends.reduce(
         (total, duplicate) => total + duplicate.wamids.length - 1,

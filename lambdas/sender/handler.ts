@@ -41,7 +41,7 @@ import {
   judgeOutcome,
   LEASE_MARGIN_MS,
   mayRetry,
-  nextSendAt,
+  reserveSendSlot,
   sendIntervalMs,
 } from '../shared/domain/delivery.js';
 import {
@@ -61,16 +61,25 @@ const STOP_SECONDS = 900;
 
 /**
  * Each invocation paces its own sends so that all the event source's
- * concurrent invocations together stay under the number's throughput.
+ * concurrent invocations together stay under the number's throughput:
+ * no two of its requests start closer than this, whichever recipients'
+ * messages are in flight.
  */
 const SEND_INTERVAL_MS = sendIntervalMs(
   Number(optionalEnv(Env.WhatsAppThroughput)),
   Functions.sender.source.maxConcurrency
 );
 
-/** State of this execution environment, which runs one batch at a time. */
+/**
+ * State of this execution environment, which runs one batch at a time and
+ * its message groups at once. Send slots are taken without an await
+ * between reading and storing, so groups never share one.
+ */
 const environment = {
-  lastSendAt: undefined as number | undefined,
+  /** The next free slot, reserved before a send's ledger writes. */
+  nextSlotAt: undefined as number | undefined,
+  /** The earliest the next request may start, taken just before it. */
+  nextStartAt: undefined as number | undefined,
   pausedUntil: 0,
 };
 
@@ -92,9 +101,13 @@ class HoldError extends Error {
  * request, and one whose attempt died without a verdict is recorded
  * `unconfirmed`, never sent again on its own. Waits (backoff, spacing,
  * pauses) extend the message's visibility, which holds its FIFO group.
+ * The batch's recipients (its message groups) are served at once, each
+ * one's messages in order, so several requests can await Meta's answer
+ * while the invocation's pace still spaces their starts.
  */
 // LIMITATION: other invocations see a sender-wide pause at their next batch,
-// so each may still send (and be refused) the rest of its current batch.
+// so each may still send (and be refused) the rest of its current batch;
+// requests already waiting for an answer in this one cannot be recalled.
 const sendBatch = async (
   event: SQSEvent,
   context: Context
@@ -124,7 +137,7 @@ const sendBatch = async (
       }
       // Held records are answered as failures; holding them all is no error.
     },
-    { throwOnFullBatchFailure: false }
+    { throwOnFullBatchFailure: false, groupsAtOnce: true }
   );
   await applyHolds(event.Records, response, holds);
 
@@ -182,13 +195,8 @@ const sendRecord = async (
     });
     return;
   }
+  holdIfPaused();
   const now = Date.now();
-  if (environment.pausedUntil > now) {
-    throw new HoldError(
-      holdSeconds(environment.pausedUntil - now + jitterMs()),
-      'sending is paused'
-    );
-  }
   const entry = await readLedger(message.messageKey);
   const decision = decideClaim(entry, now);
   if (decision.kind === 'done') {
@@ -246,17 +254,13 @@ const waitForTurn = async (
       'the recipient had a message just now'
     );
   }
-  const start = nextSendAt(
-    environment.lastSendAt,
-    SEND_INTERVAL_MS,
-    Date.now()
-  );
-  // A send must finish inside the invocation, or its outcome is lost.
-  const needed = start - Date.now() + SEND_TIMEOUT_MS + LEASE_MARGIN_MS;
-  if (context.getRemainingTimeInMillis() < needed) {
+  const slotAt = reserveSlot(context);
+  if (slotAt === undefined) {
     throw new HoldError(holdSeconds(0), 'too little time left to send');
   }
-  if (start > Date.now()) await sleep(start - Date.now());
+  await sleepUntil(slotAt);
+  // Another recipient's send may have paused every send meanwhile.
+  holdIfPaused();
   if (
     !(await reserveRecipient(
       message.recipient,
@@ -269,6 +273,50 @@ const waitForTurn = async (
       'another message to the recipient is leaving'
     );
   }
+};
+
+const holdIfPaused = (): void => {
+  const now = Date.now();
+  if (environment.pausedUntil > now) {
+    throw new HoldError(
+      holdSeconds(environment.pausedUntil - now + jitterMs()),
+      'sending is paused'
+    );
+  }
+};
+
+/**
+ * Takes this invocation's next send slot, or none when a request starting
+ * then could not finish inside the invocation (its outcome would be lost).
+ */
+const reserveSlot = (context: Context): number | undefined => {
+  const now = Date.now();
+  const slot = reserveSendSlot(environment.nextSlotAt, SEND_INTERVAL_MS, now);
+  const needed = slot.startAt - now + SEND_TIMEOUT_MS + LEASE_MARGIN_MS;
+  if (context.getRemainingTimeInMillis() < needed) return undefined;
+  environment.nextSlotAt = slot.nextFreeAt;
+
+  return slot.startAt;
+};
+
+/**
+ * Waits until a request may leave. Slots are taken before the ledger
+ * writes and the token read, which can outlast the wait for the next
+ * slot, so the requests themselves are spaced too.
+ */
+const startRequest = async (): Promise<void> => {
+  const start = reserveSendSlot(
+    environment.nextStartAt,
+    SEND_INTERVAL_MS,
+    Date.now()
+  );
+  environment.nextStartAt = start.nextFreeAt;
+  await sleepUntil(start.startAt);
+};
+
+const sleepUntil = async (at: number): Promise<void> => {
+  const wait = at - Date.now();
+  if (wait > 0) await sleep(wait);
 };
 
 const attempt = async (
@@ -288,26 +336,31 @@ const attempt = async (
     ...message.request,
     biz_opaque_callback_data: message.messageKey,
   };
-  environment.lastSendAt = Date.now();
-  const first = judgeOutcome(await postMessage(request));
+  const first = judgeOutcome(
+    await postMessage(request, { pace: startRequest })
+  );
   let action: FinalAction;
   if (first.kind !== 'refresh_token') action = first;
-  else if (
-    context.getRemainingTimeInMillis() <
-    SEND_TIMEOUT_MS + LEASE_MARGIN_MS
-  ) {
-    // No time for a second request: the refused one provably did not send.
-    action = {
-      kind: 'retry',
-      scope: 'message',
-      code: first.code,
-      reason: first.reason,
-    };
-  } else {
-    // The token may have been replaced since it was cached: read it again.
-    action = afterFreshToken(
-      judgeOutcome(await postMessage(request, { freshToken: true }))
-    );
+  else {
+    // The token may have been replaced since it was cached: read it again
+    // and send once more, in a slot of its own.
+    const slotAt = reserveSlot(context);
+    if (slotAt === undefined) {
+      // No time for a second request: the refused one provably did not send.
+      action = {
+        kind: 'retry',
+        scope: 'message',
+        code: first.code,
+        reason: first.reason,
+      };
+    } else {
+      await sleepUntil(slotAt);
+      action = afterFreshToken(
+        judgeOutcome(
+          await postMessage(request, { freshToken: true, pace: startRequest })
+        )
+      );
+    }
   }
   await act(message, lease.id, action, attempts, ageSeconds);
 };

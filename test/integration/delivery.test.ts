@@ -12,6 +12,7 @@ import {
   SQSClient,
 } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand } from '@aws-sdk/lib-dynamodb';
+import type { SQSEvent } from 'aws-lambda';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   messageKey,
@@ -35,6 +36,7 @@ import {
   testSecrets,
 } from '../../local/deliveries.js';
 import { PAYMENT_LINK } from '../../local/demo-setup.js';
+import type { HandlerWrapper } from '../../local/lambda.js';
 import { waitFor } from '../../local/net.js';
 import {
   LOCAL_PHONE_NUMBER_ID,
@@ -64,13 +66,32 @@ let sqs: SQSClient;
 let dynamo: DynamoDBDocumentClient;
 let crash: CrashInjector;
 const secret = testSecrets().stripe;
+/** The message keys of each sender invocation's batch, in order. */
+const senderBatches: string[][] = [];
+
+const keyOf = (body: string): string => {
+  try {
+    return String((JSON.parse(body) as { messageKey?: unknown }).messageKey);
+  } catch {
+    return '';
+  }
+};
+
+const observeBatches: HandlerWrapper = (handler) => (event, context) => {
+  senderBatches.push(
+    (event as SQSEvent).Records.map((record) => keyOf(record.body))
+  );
+  return handler(event, context);
+};
 
 beforeAll(async () => {
   crash = crashInjector();
   runtime = await startRuntime({
     port: 0,
     logDir: mkdtempSync(join(scratchFolder(), 'delivery-')),
-    wrapHandlers: { sender: crash.wrap },
+    wrapHandlers: {
+      sender: (handler) => crash.wrap(observeBatches(handler)),
+    },
   });
   sqs = new SQSClient(localAws(runtime.awsEndpoint));
   dynamo = DynamoDBDocumentClient.from(
@@ -91,7 +112,10 @@ const standIn = () => {
   return runtime.standIn;
 };
 
-const stripeWebhook = async (template = PAYMENT_LINK.template) => {
+const stripeWebhook = async (
+  template = PAYMENT_LINK.template,
+  recipients = PAYMENT_LINK.recipients
+) => {
   const { webhook } = await admin().createWebhook({
     name: 'Stripe test account',
     provider: 'stripe',
@@ -100,6 +124,7 @@ const stripeWebhook = async (template = PAYMENT_LINK.template) => {
   await admin().putMapping(webhook.webhookId, MAPPING_ID, {
     ...PAYMENT_LINK,
     template,
+    recipients,
   });
   await admin().activate(webhook.webhookId);
 
@@ -592,5 +617,80 @@ describe('the access token', { timeout: TEST_MS }, () => {
       state: 'sent',
       attempts: 1,
     });
+  });
+});
+
+describe('several recipients at once', { timeout: TEST_MS }, () => {
+  it("keeps several recipients' sends in flight, each recipient's in order and spaced", async () => {
+    // Arrange: each event maps to five recipients, queued together, and
+    // WhatsApp answers each send after a while, as over the internet.
+    const latencyMs = 2_000;
+    const recipients = [160, 161, 162, 163, 164].map(
+      (suffix) => `+15550100${suffix}`
+    );
+    const webhookId = await stripeWebhook(
+      PAYMENT_LINK.template,
+      JSON.stringify(recipients)
+    );
+    standIn().reset();
+    standIn().configure({ latencyMs });
+
+    try {
+      // Act: moto lets two waiting polls take messages of one group (see
+      // README), so the second event comes once the first is sent.
+      const first = await sendCharge(webhookId, recipients[0] ?? '', 'many1');
+      await settledTrace(first);
+      const second = await sendCharge(webhookId, recipients[0] ?? '', 'many2');
+      await settledTrace(second);
+      await queueDrained();
+
+      // Assert
+      const keys = (eventId: string) =>
+        recipients.map((recipient) =>
+          messageKey(eventId, MAPPING_ID, recipient)
+        );
+      const keyed = (request: RecordedRequest) =>
+        (JSON.parse(request.body) as { biz_opaque_callback_data?: string })
+          .biz_opaque_callback_data;
+      for (const [index, recipient] of recipients.entries()) {
+        const sends = sendsTo(recipient);
+        expect(sends.map((request) => request.status)).toEqual([200, 200]);
+        expect(sends.map(keyed)).toEqual([
+          keys(first)[index],
+          keys(second)[index],
+        ]);
+        expect(
+          Date.parse(sends[1]?.at ?? '') - Date.parse(sends[0]?.at ?? '')
+        ).toBeGreaterThanOrEqual(6_000);
+        for (const eventId of [first, second]) {
+          expect(await ledgerOf(eventId, recipient)).toMatchObject({
+            state: 'sent',
+            attempts: 1,
+          });
+        }
+      }
+      // One invocation took several of the first messages, and their
+      // requests overlapped: one arrived less than the latency after
+      // another, so before that one was answered.
+      const firstKeys = new Set(keys(first));
+      const shared = senderBatches
+        .map((batch) => batch.filter((key) => firstKeys.has(key)))
+        .find((batch) => batch.length > 1);
+      expect(shared).toBeDefined();
+      const arrivals = standIn()
+        .requests()
+        .filter((request) => shared?.includes(keyed(request) ?? ''))
+        .map((request) => Date.parse(request.at))
+        .sort((a, b) => a - b);
+      expect(
+        arrivals.some(
+          (at, index) =>
+            index > 0 && at - (arrivals[index - 1] ?? 0) < latencyMs
+        )
+      ).toBe(true);
+      expect(standIn().stats().peakInFlight).toBeGreaterThan(1);
+    } finally {
+      standIn().configure({ latencyMs: 0 });
+    }
   });
 });

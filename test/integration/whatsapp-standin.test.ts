@@ -440,6 +440,7 @@ describe('WhatsApp stand-in throughput limit', () => {
         pair: { intervalMs: 6_000, burst: 45 },
       },
       callbacks: null,
+      latencyMs: 0,
     });
     expect(codes).toEqual([200, 130429]);
     expect(refused).toMatchObject({
@@ -922,6 +923,38 @@ describe('WhatsApp stand-in stats', () => {
     ]);
   });
 
+  it('answers after the latency set, counting the sends awaiting it', async () => {
+    // Arrange: long enough for three sends made at once to overlap.
+    const own = await startOwn();
+    const configured = await control(own, 'PUT', 'config', {
+      latencyMs: 3_000,
+    });
+    const refused = await control(own, 'PUT', 'config', { latencyMs: -1 });
+
+    // Act
+    const before = performance.now();
+    const answers = await Promise.all([
+      sendTo(own, to(1)),
+      sendTo(own, to(2)),
+      sendTo(own, to(3)),
+    ]);
+    const waited = performance.now() - before;
+    const afterwards = own.stats();
+    await sendTo(own, to(4));
+
+    // Assert
+    expect(configured.body).toMatchObject({ latencyMs: 3_000 });
+    expect(refused).toMatchObject({
+      status: 400,
+      body: { details: [expect.stringMatching(/^latencyMs: /)] },
+    });
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200]);
+    // Never sooner (timers count whole milliseconds, hence the one spare).
+    expect(waited).toBeGreaterThanOrEqual(2_999);
+    expect(afterwards).toMatchObject({ requests: 3, peakInFlight: 3 });
+    expect(own.stats()).toMatchObject({ requests: 4, peakInFlight: 3 });
+  });
+
   it('starts over on reset', async () => {
     // Arrange
     const own = await startOwn();
@@ -934,6 +967,7 @@ describe('WhatsApp stand-in stats', () => {
     // Assert
     expect(reset.body).toMatchObject({
       requests: 0,
+      peakInFlight: 0,
       accepted: 0,
       recipients: {},
     });

@@ -7,6 +7,16 @@ import { readWhatsAppToken } from './secret-store.js';
 /** Meta answers within seconds; beyond this the outcome is unknown. */
 export const SEND_TIMEOUT_MS = 10_000;
 
+export interface PostOptions {
+  /** Read the token from the secret, not the cache. @default false */
+  readonly freshToken?: boolean;
+  /**
+   * Awaited once the token is read, right before the request leaves, so
+   * that a pace spaces the requests themselves.
+   */
+  readonly pace?: () => Promise<void>;
+}
+
 /**
  * Posts one message to the Cloud API's `/messages` endpoint and tells
  * what became of it: Meta's answer, a failure that proves the request
@@ -14,7 +24,7 @@ export const SEND_TIMEOUT_MS = 10_000;
  */
 export const postMessage = async (
   request: TemplateMessageRequest,
-  { freshToken = false } = {}
+  { freshToken = false, pace }: PostOptions = {}
 ): Promise<SendOutcome> => {
   let token: string;
   try {
@@ -25,6 +35,7 @@ export const postMessage = async (
       reason: `the access token could not be read: ${(error as Error).message}`,
     };
   }
+  await pace?.();
   const url = [
     requireEnv(Env.WhatsAppApiUrl).replace(/\/+$/, ''),
     requireEnv(Env.WhatsAppApiVersion),

@@ -283,13 +283,26 @@ export const sendIntervalMs = (
   return Math.ceil((1000 * Math.max(1, concurrency)) / rate);
 };
 
-/** When the next send of an invocation may start. */
-export const nextSendAt = (
-  lastSendAt: number | undefined,
+/** A send's start time and the first start left free after it. */
+export interface SendSlot {
+  readonly startAt: number;
+  readonly nextFreeAt: number;
+}
+
+/**
+ * The earliest start slot at or after `now` given the next free one. The
+ * caller stores `nextFreeAt` before it awaits anything, so sends handled
+ * at once each get their own slot, `intervalMs` apart.
+ */
+export const reserveSendSlot = (
+  nextFreeAt: number | undefined,
   intervalMs: number,
   now: number
-): number =>
-  lastSendAt === undefined ? now : Math.max(now, lastSendAt + intervalMs);
+): SendSlot => {
+  const startAt = Math.max(now, nextFreeAt ?? now);
+
+  return { startAt, nextFreeAt: startAt + intervalMs };
+};
 
 /** Seconds between two messages to one person unless a webhook says. */
 export const DEFAULT_MIN_GAP_SECONDS = 6;

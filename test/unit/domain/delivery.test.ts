@@ -10,8 +10,8 @@ import {
   judgeOutcome,
   maxReceivesWithin,
   mayRetry,
-  nextSendAt,
   type RetryScope,
+  reserveSendSlot,
   sendIntervalMs,
   transportOutcome,
 } from '../../../lambdas/shared/domain/delivery.js';
@@ -224,11 +224,61 @@ describe('pacing', () => {
     expect(sendIntervalMs(80, 10)).toBe(125);
     expect(sendIntervalMs(Number.NaN, 10)).toBe(125);
   });
+});
 
-  it('spaces one invocation sends by the interval', () => {
-    expect(nextSendAt(undefined, 125, 1_000)).toBe(1_000);
-    expect(nextSendAt(1_000, 125, 1_050)).toBe(1_125);
-    expect(nextSendAt(1_000, 125, 2_000)).toBe(2_000);
+describe('reserveSendSlot', () => {
+  it('starts at once when no slot is taken or the free one has passed', () => {
+    expect(reserveSendSlot(undefined, 125, 1_000)).toEqual({
+      startAt: 1_000,
+      nextFreeAt: 1_125,
+    });
+    expect(reserveSendSlot(1_125, 125, 2_000)).toEqual({
+      startAt: 2_000,
+      nextFreeAt: 2_125,
+    });
+  });
+
+  it('gives sends reserved at the same moment slots one interval apart', () => {
+    // Arrange
+    let nextFreeAt: number | undefined;
+    const starts: number[] = [];
+
+    // Act
+    for (let send = 0; send < 3; send++) {
+      const slot = reserveSendSlot(nextFreeAt, 125, 1_000);
+      starts.push(slot.startAt);
+      nextFreeAt = slot.nextFreeAt;
+    }
+
+    // Assert
+    expect(starts).toEqual([1_000, 1_125, 1_250]);
+  });
+
+  it('never starts two sends closer than the interval, nor before asked', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 10_000 }),
+        // Time passing before each reservation, often none (sends at once).
+        fc.array(fc.integer({ min: 0, max: 300 }), { maxLength: 50 }),
+        (interval, pauses) => {
+          let now = 0;
+          let nextFreeAt: number | undefined;
+          const starts: number[] = [];
+          for (const pause of pauses) {
+            now += pause;
+            const slot = reserveSendSlot(nextFreeAt, interval, now);
+            expect(slot.startAt).toBeGreaterThanOrEqual(now);
+            starts.push(slot.startAt);
+            nextFreeAt = slot.nextFreeAt;
+          }
+          for (let index = 1; index < starts.length; index++) {
+            expect(
+              (starts[index] ?? 0) - (starts[index - 1] ?? 0)
+            ).toBeGreaterThanOrEqual(interval);
+          }
+        }
+      )
+    );
   });
 });
 
