@@ -72,6 +72,8 @@ const TIMEOUT_MS = numberEnv('BENCH_TIMEOUT_SECONDS', 900) * 1000;
 const IN_FLIGHT = Math.max(1, Math.min(16, Math.floor(RECIPIENTS / 4)));
 /** The run ends when nothing was accepted for this long. */
 const STALL_MS = 180_000;
+/** How long the ledger may take to settle after the last send. */
+const SETTLE_MS = 60_000;
 const MAPPING_ID = 'bench';
 const SAMPLE_EVENT = 'evt_000000000000000000000000';
 const SAMPLE_RECIPIENT = '+15550100142';
@@ -409,7 +411,18 @@ const main = async () => {
       stats.rateLimitErrors.throughput - injectedThroughput;
     const limitPair = stats.rateLimitErrors.pair - injectedPair;
     const order = orderInversions(stats, byKey);
-    const { outcomes, reasons } = await readLedger(admin, sent);
+    // The sender writes its records after Meta's answer: give an accepted
+    // send's trace time to land before counting it open.
+    let ledgerRead = await readLedger(admin, sent);
+    const settleBy = Date.now() + SETTLE_MS;
+    while (
+      [...ledgerRead.outcomes.values()].includes('open') &&
+      Date.now() < settleBy
+    ) {
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      ledgerRead = await readLedger(admin, sent);
+    }
+    const { outcomes, reasons } = ledgerRead;
     const tally = (outcome: Outcome) =>
       [...outcomes.values()].filter((value) => value === outcome).length;
     const ledger = {
