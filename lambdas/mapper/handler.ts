@@ -145,10 +145,11 @@ const keepForReplay = async (
   }
 };
 
-// LIMITATION: a delayed message released for a retry is not held again: its delay record is already settled, so it stays `retrying` unsent.
 /**
  * A replayed message may leave only if the send ledger allows it; one
- * that failed for good is released first when the replay asks for it.
+ * that failed for good is released first when the replay asks for it. A
+ * delayed one is held again only until its first due time, since its
+ * delay record releases as often as it is asked.
  */
 const admitReplayed =
   (replay: ReplayMark, now: Date): Admit =>

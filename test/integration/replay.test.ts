@@ -280,6 +280,47 @@ describe('replay', { timeout: TEST_MS }, () => {
     ).toEqual(['payment_reminder', 'payment_link']);
   });
 
+  it('sends a delayed message that failed for good again when asked, once, its delay already served', async () => {
+    // Arrange: a delayed mapping to a paused template, refused with 132015.
+    const recipient = '+15550100165';
+    const delayed = { ...PAYMENT_LINK, delaySeconds: 2 };
+    const webhookId = await stripeWebhook({
+      ...delayed,
+      template: { ...PAYMENT_LINK.template, name: 'payment_reminder' },
+    });
+    const from = new Date().toISOString();
+    const eventId = await sendCharge(webhookId, recipient, 'delayed');
+    await traceWhere(
+      eventId,
+      has('failed', { code: 'meta_132015' }),
+      'the refusal after the delay'
+    );
+    await admin().putMapping(webhookId, MAPPING_ID, delayed);
+
+    // Act
+    const retried = await admin().replay(webhookId, {
+      from,
+      to: new Date().toISOString(),
+      retryFailed: true,
+    });
+    const trace = await traceWhere(eventId, has('sent'), 'the retried send');
+
+    // Assert: held again only until the original due time, long past.
+    const due = trace.filter((record) => record.stage === 'delayed');
+    expect(due.map((record) => record.replayId)).toEqual([
+      undefined,
+      retried.replayId,
+    ]);
+    expect(due[1]?.until).toBe(due[0]?.until);
+    expect(
+      sendsTo(recipient).map(
+        (request) =>
+          (JSON.parse(request.body) as { template: { name: string } }).template
+            .name
+      )
+    ).toEqual(['payment_reminder', 'payment_link']);
+  });
+
   it('refuses bad requests with a code that says what is wrong', async () => {
     // Arrange
     const webhookId = await stripeWebhook();
