@@ -48,12 +48,16 @@ const RECEIVE_ERROR_PAUSE_MS = 1_000;
  * does: batches of up to `batchSize` with every attribute, at most
  * `maxConcurrency` batches in flight, partial batch responses honoured,
  * and failed records left in flight until the visibility timeout returns
- * them. FIFO group order comes from the queue itself.
+ * them. FIFO group order comes from the queue itself, received one poll
+ * at a time.
  */
 export const startPoller = (options: PollerOptions): Poller => {
   let stopping = false;
+  const receiveInTurn = oneAtATime(async () =>
+    stopping ? [] : receive(options)
+  );
   const workers = Array.from({ length: options.source.maxConcurrency }, () =>
-    work(options, () => stopping)
+    work(options, receiveInTurn, () => stopping)
   );
 
   return {
@@ -64,14 +68,30 @@ export const startPoller = (options: PollerOptions): Poller => {
   };
 };
 
+/**
+ * moto works out which FIFO groups are locked when a long poll starts, so
+ * two polls waiting at once could each take a message of the same group,
+ * which SQS never does. One receive at a time per queue keeps its group
+ * lock true; the batches themselves still run at once.
+ */
+const oneAtATime = <T>(call: () => Promise<T>): (() => Promise<T>) => {
+  let turn: Promise<unknown> = Promise.resolve();
+  return () => {
+    const result = turn.then(call);
+    turn = result.catch(() => undefined);
+    return result;
+  };
+};
+
 const work = async (
   options: PollerOptions,
+  receiveInTurn: () => Promise<Message[]>,
   stopping: () => boolean
 ): Promise<void> => {
   while (!stopping()) {
     let messages: Message[];
     try {
-      messages = await receive(options);
+      messages = await receiveInTurn();
     } catch (error) {
       if (stopping()) return;
       options.onError?.(error);

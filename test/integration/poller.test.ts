@@ -84,7 +84,8 @@ const fn = (invoke: LocalFunction['invoke']): LocalFunction => ({
 const poll = (
   queue: { url: string; arn: string },
   invoke: LocalFunction['invoke'],
-  limits = { batchSize: 10, maxConcurrency: 2 }
+  limits = { batchSize: 10, maxConcurrency: 2 },
+  waitSeconds?: number
 ) => {
   const batches: BatchSummary[] = [];
   poller = startPoller({
@@ -93,6 +94,7 @@ const poll = (
     source: { queue: 'ingest', ...limits },
     queue,
     region: 'us-east-1',
+    waitSeconds,
     onBatch: (summary) => batches.push(summary),
   });
 
@@ -196,6 +198,42 @@ describe('startPoller', { timeout: TEST_MS }, () => {
     expect(batch?.retained).toBe(batch?.size);
     expect(batch?.error).toBeInstanceOf(Error);
     expect(await queueDepth(sqs, queue.url)).toBe(2);
+  });
+
+  it("never hands out a group's next message while one is in flight, even to polls already waiting", async () => {
+    // Arrange: three long polls wait on an empty queue when one group's
+    // messages arrive, one per batch.
+    const queue = await newQueue();
+    const busy = new Set<string>();
+    let overlaps = 0;
+    const handled: string[] = [];
+    poll(
+      queue,
+      async (event) => {
+        const [record] = (event as SQSEvent).Records;
+        const group = record?.attributes.MessageGroupId ?? '';
+        if (busy.has(group)) overlaps++;
+        busy.add(group);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        handled.push(record?.body ?? '');
+        busy.delete(group);
+        return { batchItemFailures: [] };
+      },
+      { batchSize: 1, maxConcurrency: 3 },
+      3
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+
+    // Act
+    for (const body of ['m1', 'm2', 'm3']) await send(queue.url, 'g', body);
+    await waitFor(async () => (handled.length === 3 ? true : undefined), {
+      ...WAIT,
+      what: 'the three messages to be handled',
+    });
+
+    // Assert
+    expect(overlaps).toBe(0);
+    expect(handled).toEqual(['m1', 'm2', 'm3']);
   });
 
   it('runs at most maxConcurrency batches at once', async () => {
