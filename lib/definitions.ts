@@ -230,6 +230,8 @@ export const Functions = {
       Env.PayloadBucket,
       Env.DelayQueueUrl,
       Env.DelayHopSeconds,
+      // Moves unreadable events aside at once.
+      Env.IngestDeadLetterQueueUrl,
     ],
     source: { queue: 'ingest', batchSize: 10, maxConcurrency: 5 },
   },

@@ -146,8 +146,8 @@ export const adminClient = (apiUrl: string) => {
         request
       ) as Promise<ReplayAnswer>,
     /** Moves a queue's dead letters back to it. */
-    redrive: (queue: string, expected = 200) =>
-      call('POST', `/admin/queues/${queue}/redrive`, expected) as Promise<{
+    redrive: (queue: string, request?: Record<string, unknown>) =>
+      call('POST', `/admin/queues/${queue}/redrive`, 200, request) as Promise<{
         queue: string;
         moved: number;
         limitReached: boolean;

@@ -655,7 +655,14 @@ const MAX_REDRIVE = 100;
 const isQueueKey = (name: string): name is QueueKey =>
   Object.hasOwn(Queues, name);
 
-/** Moves a queue's dead letters back to it, up to `MAX_REDRIVE` a call. */
+const redriveRequestSchema = z.strictObject({
+  limit: z.number().int().min(1).max(MAX_REDRIVE).optional(),
+});
+
+/**
+ * Moves a queue's dead letters back to it, up to `limit` (at most
+ * `MAX_REDRIVE`) a call; the body may be empty.
+ */
 const redriveRoute: Route = async (event) => {
   const queue = param(event, 'queue');
   if (!isQueueKey(queue)) {
@@ -664,7 +671,10 @@ const redriveRoute: Route = async (event) => {
       `queue must be one of ${Object.keys(Queues).join(', ')}.`
     );
   }
-  const result = await redriveDeadLetters(queue, MAX_REDRIVE);
+  const { limit = MAX_REDRIVE } = readBody(event, redriveRequestSchema, {
+    emptyAs: '{}',
+  });
+  const result = await redriveDeadLetters(queue, limit);
 
   return { status: 200, body: { queue, ...result } };
 };

@@ -9,8 +9,12 @@ import { claimProviderEvent } from '../shared/adapters/dedup-store.js';
 import { cancelWaiting, holdMessages } from '../shared/adapters/delay-store.js';
 import { keepEvent } from '../shared/adapters/event-store.js';
 import { withWholeBody } from '../shared/adapters/payload-store.js';
-import { enqueueMessages } from '../shared/adapters/queues.js';
 import {
+  enqueueMessages,
+  moveToDeadLetter,
+} from '../shared/adapters/queues.js';
+import {
+  deliveryFailed,
   readLedger,
   releaseForReplay,
 } from '../shared/adapters/send-ledger.js';
@@ -34,17 +38,13 @@ import { processFifoBatch } from '../shared/sqs-batch.js';
 
 const { logger, metrics } = observability('mapper');
 
-const readIngestMessage = (record: SQSRecord): IngestMessage => {
-  const parsed = ingestMessageSchema.safeParse(JSON.parse(record.body));
-  if (!parsed.success) {
-    logger.error('ingest message unreadable', {
-      message_id: record.messageId,
-      error_code: 'message_unreadable',
-    });
-    throw new Error('Ingest message does not match its schema.');
+const readIngestMessage = (record: SQSRecord): IngestMessage | undefined => {
+  try {
+    const parsed = ingestMessageSchema.safeParse(JSON.parse(record.body));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
   }
-
-  return parsed.data;
 };
 
 /**
@@ -147,7 +147,8 @@ const keepForReplay = async (
 
 /**
  * A replayed message may leave only if the send ledger allows it; one
- * that failed for good is released first when the replay asks for it. A
+ * that failed for good, or that WhatsApp could not deliver, is released
+ * first when the replay asks for it. A
  * delayed one is held again only until its first due time, since its
  * delay record releases as often as it is asked.
  */
@@ -155,9 +156,22 @@ const admitReplayed =
   (replay: ReplayMark, now: Date): Admit =>
   async (outbound) => {
     const entry = await readLedger(outbound.messageKey);
-    const admission = admitMessage(entry?.state, replay.retryFailed);
+    const undelivered =
+      entry?.state === 'sent' && (await deliveryFailed(outbound.messageKey));
+    const admission = admitMessage(
+      entry?.state,
+      replay.retryFailed,
+      undelivered
+    );
     if (admission.kind !== 'retry') return admission;
-    if (await releaseForReplay(outbound.messageKey, replay.replayId, now)) {
+    if (
+      await releaseForReplay(
+        outbound.messageKey,
+        replay.replayId,
+        now,
+        undelivered ? 'undelivered' : 'failed'
+      )
+    ) {
       return { kind: 'send' };
     }
     // The ledger moved on meanwhile: decide again on what it says now.
@@ -170,6 +184,16 @@ const admitReplayed =
 
 const mapRecord = async (record: SQSRecord): Promise<void> => {
   const message = readIngestMessage(record);
+  if (message === undefined) {
+    // Poison: no retry can help, and the webhook's later events would wait
+    // behind it for every receive. It goes to the dead-letter queue now.
+    await moveToDeadLetter(record, 'ingest');
+    logger.error('ingest message unreadable, moved to dead letters', {
+      message_id: record.messageId,
+      error_code: 'message_unreadable',
+    });
+    return;
+  }
   logger.appendKeys({
     event_id: message.eventId,
     webhook_id: message.webhookId,

@@ -188,7 +188,7 @@ const sendRecord = async (
   if (message === undefined) {
     // Poison: no retry can help, and waiting for maxReceiveCount would
     // take hours. It goes to the dead-letter queue now.
-    await moveToDeadLetter(record);
+    await moveToDeadLetter(record, 'outbound');
     logger.error('outbound message unreadable, moved to dead letters', {
       message_id: record.messageId,
       error_code: 'message_unreadable',

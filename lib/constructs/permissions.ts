@@ -38,7 +38,8 @@ export interface AccessTargets {
  * configs and its webhook secrets, stores large bodies and queues events;
  * the mapper reads configs and stored bodies, writes traces, claims
  * provider event ids, keeps captured payloads, queues messages and holds
- * or cancels delayed ones; the release function settles held messages and
+ * or cancels delayed ones, and moves unreadable events to its dead-letter
+ * queue; the release function settles held messages and
  * queues the due ones; the sender keeps the send ledger and traces, reads
  * the WhatsApp token and moves unreadable messages to its dead-letter
  * queue; the admin API manages
@@ -65,6 +66,8 @@ export const grantLeastPrivilege = (targets: AccessTargets): void => {
   // Holds delayed messages; cancels held ones in the log table.
   workers.delay.queue.grantSendMessages(mapper.role);
   payloads.grantRead(mapper);
+  // Unreadable events go straight to the dead-letter queue.
+  workers.ingest.deadLetterQueue.grantSendMessages(mapper.role);
 
   // Reads and settles held messages' records, writes their traces, hops a
   // message again until it is due, then queues it for sending. Its event

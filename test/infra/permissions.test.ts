@@ -136,9 +136,10 @@ describe('permissions of the product functions', () => {
       );
     });
 
-    it('sends to the outbound queue and holds messages on the delay queue', () => {
+    it('sends to the outbound queue, holds messages on the delay queue and moves unreadable events to the ingest dead-letter queue', () => {
       expectGrant(mapper.role, SEND_ACTIONS, [
         getAtt(delay, 'Arn'),
+        getAtt(child<QueueWorker>('IngestQueue').deadLetterQueue, 'Arn'),
         getAtt(outbound, 'Arn'),
       ]);
     });

@@ -5,7 +5,11 @@ import {
   GetSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import {
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messageKey } from '../../lambdas/shared/domain/messages.js';
 import { MAX_WEBHOOK_BODY_BYTES } from '../../lib/definitions.js';
@@ -546,6 +550,45 @@ describe('local pipeline', { timeout: TEST_MS }, () => {
       code: 'invalid_request',
       details: [expect.stringContaining('whsec_')],
     });
+  });
+
+  it("moves an unreadable event to the dead-letter queue at once, so the webhook's next event is not held behind it", async () => {
+    // Arrange: a message no mapper can read, first in the webhook's group.
+    const webhookId = await stripeWebhook();
+    const poison = `{"v":1,"eventId":"unreadable-${Date.now()}"}`;
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: runtime.resources.queues.ingest.url,
+        MessageBody: poison,
+        MessageGroupId: webhookId,
+        MessageDeduplicationId: `poison-${Date.now()}`,
+      })
+    );
+
+    // Act
+    const answer = await deliver(
+      runtime.apiUrl,
+      webhookId,
+      stripeDelivery({ body: readFixture('stripe-charge-failed.json'), secret })
+    );
+    const eventId = (answer.body as { eventId: string }).eventId;
+    const request = await requestFor(eventId);
+    const dead = await waitFor(
+      async () => {
+        const { Messages } = await sqs.send(
+          new ReceiveMessageCommand({
+            QueueUrl: runtime.resources.queues.ingest.deadLetterUrl,
+            WaitTimeSeconds: 1,
+          })
+        );
+        return Messages?.find((message) => message.Body === poison);
+      },
+      { ...SETTLE, what: 'the unreadable event in the dead-letter queue' }
+    );
+
+    // Assert
+    expect(request.status).toBe(200);
+    expect(dead.Body).toBe(poison);
   });
 
   it('refuses a tampered signature with 401 and queues nothing', async () => {

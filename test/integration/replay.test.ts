@@ -321,6 +321,53 @@ describe('replay', { timeout: TEST_MS }, () => {
     ).toEqual(['payment_reminder', 'payment_link']);
   });
 
+  it('sends a message WhatsApp accepted but could not deliver again only when asked, and records the new send', async () => {
+    // Arrange: accepted, then reported failed with 131026.
+    const recipient = '+15550100166';
+    const webhookId = await stripeWebhook();
+    runtime.standIn?.injectFaults([{ kind: 'undeliverable', to: recipient }]);
+    const from = new Date().toISOString();
+    const eventId = await sendCharge(webhookId, recipient, 'undelivered');
+    await traceWhere(
+      eventId,
+      has('failed', { code: 'meta_131026' }),
+      'the failed status'
+    );
+    const window = { from, to: new Date().toISOString() };
+
+    // Act
+    const plain = await admin().replay(webhookId, window);
+    await traceWhere(
+      eventId,
+      has('skipped', { replayId: plain.replayId, code: 'failed_before' }),
+      'the replay to leave the undelivered message'
+    );
+    const retried = await admin().replay(webhookId, {
+      ...window,
+      retryFailed: true,
+    });
+    const sends = (records: readonly TraceRecord[]) =>
+      records.filter((record) => record.stage === 'sent');
+    const trace = await traceWhere(
+      eventId,
+      (records) =>
+        sends(records).length === 2 &&
+        records.some(
+          (record) =>
+            record.stage === 'read' && record.wamid === sends(records)[1]?.wamid
+        ),
+      'the new send to be read'
+    );
+
+    // Assert
+    expect(trace).toContainEqual(
+      expect.objectContaining({ stage: 'queued', replayId: retried.replayId })
+    );
+    expect(sendsTo(recipient)).toHaveLength(2);
+    const [first, second] = sends(trace).map((record) => record.wamid);
+    expect(second).not.toBe(first);
+  });
+
   it('refuses bad requests with a code that says what is wrong', async () => {
     // Arrange
     const webhookId = await stripeWebhook();
@@ -339,6 +386,8 @@ describe('replay', { timeout: TEST_MS }, () => {
       refusal(admin().replay(webhookId, { failed: true, everything: true })),
       refusal(admin().replay('wh_unknown', { failed: true })),
       refusal(admin().redrive('everything')),
+      refusal(admin().redrive('outbound', { limit: -5 })),
+      refusal(admin().redrive('outbound', { all: true })),
     ]);
 
     // Assert
@@ -350,6 +399,8 @@ describe('replay', { timeout: TEST_MS }, () => {
       { status: 400, code: 'invalid_request' },
       { status: 404, code: 'webhook_not_found' },
       { status: 400, code: 'invalid_queue' },
+      { status: 400, code: 'invalid_request' },
+      { status: 400, code: 'invalid_request' },
     ]);
   });
 });
@@ -430,5 +481,39 @@ describe('dead-letter redrive', { timeout: TEST_MS }, () => {
     expect(answer).toMatchObject({ queue: 'outbound', moved: 1 });
     expect(sendsTo(recipient)).toHaveLength(1);
     expect(delay).toEqual({ queue: 'delay', moved: 0, limitReached: false });
+  });
+
+  it('counts an unreadable dead letter once per call, though the sender returns it at once', async () => {
+    // Arrange
+    const deadLetters = runtime.resources.queues.outbound.deadLetterUrl;
+    const body = `not a message ${Date.now()}`;
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: deadLetters,
+        MessageBody: body,
+        MessageGroupId: 'poison',
+        MessageDeduplicationId: `poison-${Date.now()}`,
+      })
+    );
+    const backInDeadLetters = () =>
+      waitFor(
+        async () =>
+          (await queueDepth(sqs, deadLetters)) > 0 ? true : undefined,
+        { ...SETTLE, what: 'the message back in the dead letters' }
+      );
+
+    // Act
+    const first = await admin().redrive('outbound', { limit: 5 });
+    await backInDeadLetters();
+    const second = await admin().redrive('outbound');
+    await backInDeadLetters();
+
+    // Assert
+    expect(first).toEqual({ queue: 'outbound', moved: 1, limitReached: false });
+    expect(second).toEqual({
+      queue: 'outbound',
+      moved: 1,
+      limitReached: false,
+    });
   });
 });

@@ -247,12 +247,12 @@ describe('status callbacks', { timeout: TEST_MS }, () => {
     ]);
     expect(chain.at(-1)).toMatchObject({
       wamid: message.wamid,
-      code: '131026',
+      code: 'meta_131026',
       reason: expect.any(String),
     });
     expect(await latestStatus(message.messageKey)).toMatchObject({
       status: 'failed',
-      code: '131026',
+      code: 'meta_131026',
     });
   });
 

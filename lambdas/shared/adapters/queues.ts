@@ -5,7 +5,7 @@ import {
   SendMessageCommand,
 } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
-import { Env } from '../../../lib/definitions.js';
+import { Env, Queues } from '../../../lib/definitions.js';
 import { requireEnv } from '../config.js';
 import { DependencyError } from '../domain/errors.js';
 import {
@@ -145,11 +145,18 @@ export const holdMessages = async (
   }
 };
 
-/** Moves an outbound message no attempt can help to its dead-letter queue. */
-export const moveToDeadLetter = async (record: SQSRecord): Promise<void> => {
+/**
+ * Moves a message no attempt can help from a FIFO queue to its
+ * dead-letter queue, in its own message group, so the group's later
+ * messages need not wait for `maxReceiveCount` receives.
+ */
+export const moveToDeadLetter = async (
+  record: SQSRecord,
+  queue: 'ingest' | 'outbound'
+): Promise<void> => {
   await sqs.send(
     new SendMessageCommand({
-      QueueUrl: requireEnv(Env.OutboundDeadLetterQueueUrl),
+      QueueUrl: requireEnv(Queues[queue].deadLetterEnv),
       MessageBody: record.body,
       MessageGroupId: record.attributes.MessageGroupId ?? 'unreadable',
       MessageDeduplicationId: record.messageId,

@@ -19,7 +19,9 @@ const VISIBILITY_SECONDS = 30;
  * a deduplication id per dead letter), then deleted from the dead-letter
  * queue. A crash between the two leaves a message in both; every stage
  * handles a repeat (the ingest claim, the send ledger, the delay record).
- * Answers how many moved and whether the limit stopped it. SQS's own
+ * A message that reached the dead-letter queue after the call started
+ * stays there. Answers how many moved and whether the limit stopped it.
+ * SQS's own
  * message move task runs asynchronously, answers no count, and the local
  * emulator lacks it, so the move is done here.
  */
@@ -31,16 +33,23 @@ export const redriveDeadLetters = async (
   const fifo = (definition as { type?: string }).type !== 'standard';
   const source = requireEnv(definition.env);
   const deadLetters = requireEnv(definition.deadLetterEnv);
+  const startedAt = Date.now();
   let moved = 0;
   while (moved < max) {
-    const { Messages = [] } = await sqs.send(
+    const { Messages: received = [] } = await sqs.send(
       new ReceiveMessageCommand({
         QueueUrl: deadLetters,
         MaxNumberOfMessages: Math.min(BATCH, max - moved),
         VisibilityTimeout: VISIBILITY_SECONDS,
         WaitTimeSeconds: 0,
-        MessageSystemAttributeNames: ['MessageGroupId'],
+        MessageSystemAttributeNames: ['MessageGroupId', 'SentTimestamp'],
       })
+    );
+    // A message moved back and dead-lettered again during this call (an
+    // unreadable one is, at once) is left for the next call, so each
+    // dead letter is moved and counted once.
+    const Messages = received.filter(
+      (message) => Number(message.Attributes?.SentTimestamp ?? 0) < startedAt
     );
     if (Messages.length === 0) break;
     const sent = await sqs.send(

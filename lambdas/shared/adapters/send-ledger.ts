@@ -14,6 +14,7 @@ import {
 import { maskPhone } from '../domain/phone.js';
 import type { TraceRecord } from '../domain/trace.js';
 import { dynamo } from './clients.js';
+import { STATUS_SK, sendPk } from './status-store.js';
 import { traceItem } from './trace-store.js';
 
 /**
@@ -414,31 +415,70 @@ export const pauseSending = async (
 
 /**
  * Releases a message that failed for good so a replay may send it again:
- * it becomes claimable (`retrying`) with its attempts counted afresh.
- * Answers false when the ledger no longer says `failed`.
+ * it becomes claimable (`retrying`) with its attempts counted afresh. One
+ * that WhatsApp accepted and then could not deliver (`undelivered`: the
+ * ledger says `sent`, its status `failed`) is released the same way, and
+ * its status is cleared in the same transaction so the new send's
+ * statuses are recorded; the failure stays on the event's chain. Answers
+ * false when the ledger or the status says something else by now.
  */
 export const releaseForReplay = async (
   messageKey: string,
   replayId: string,
-  now: Date
+  now: Date,
+  failure: 'failed' | 'undelivered' = 'failed'
 ): Promise<boolean> => {
-  return writeIf(
-    new UpdateCommand({
+  const release = {
+    TableName: table(),
+    Key: ledgerKey(messageKey),
+    UpdateExpression:
+      'SET #state = :retrying, attempts = :zero, code = :code, ' +
+      'reason = :reason, updatedAt = :at REMOVE callbackWamid',
+    ConditionExpression: '#state = :was',
+    ExpressionAttributeNames: { '#state': 'state' },
+    ExpressionAttributeValues: {
+      ':retrying': 'retrying',
+      ':was': failure === 'failed' ? 'failed' : 'sent',
+      ':zero': 0,
+      ':code': 'replay',
+      ':reason': `released for replay ${replayId}`,
+      ':at': now.toISOString(),
+    },
+  };
+  if (failure === 'failed') return writeIf(new UpdateCommand(release));
+  try {
+    await dynamo.send(
+      new TransactWriteCommand({
+        TransactItems: [
+          { Update: release },
+          {
+            Delete: {
+              TableName: table(),
+              Key: { pk: sendPk(messageKey), sk: STATUS_SK },
+              ConditionExpression: '#status = :failed',
+              ExpressionAttributeNames: { '#status': 'status' },
+              ExpressionAttributeValues: { ':failed': 'failed' },
+            },
+          },
+        ],
+      })
+    );
+    return true;
+  } catch (error) {
+    if (isConditionFailure(error)) return false;
+    throw error;
+  }
+};
+
+/** Whether WhatsApp reported that it could not deliver an accepted message. */
+export const deliveryFailed = async (messageKey: string): Promise<boolean> => {
+  const { Item } = await dynamo.send(
+    new GetCommand({
       TableName: table(),
-      Key: ledgerKey(messageKey),
-      UpdateExpression:
-        'SET #state = :retrying, attempts = :zero, code = :code, ' +
-        'reason = :reason, updatedAt = :at',
-      ConditionExpression: '#state = :failed',
-      ExpressionAttributeNames: { '#state': 'state' },
-      ExpressionAttributeValues: {
-        ':retrying': 'retrying',
-        ':failed': 'failed',
-        ':zero': 0,
-        ':code': 'replay',
-        ':reason': `released for replay ${replayId}`,
-        ':at': now.toISOString(),
-      },
+      Key: { pk: sendPk(messageKey), sk: STATUS_SK },
+      ConsistentRead: true,
     })
   );
+
+  return Item?.status === 'failed';
 };

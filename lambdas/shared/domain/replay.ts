@@ -141,14 +141,27 @@ export type MessageAdmission =
 
 /**
  * Whether a replayed message may be queued, by its ledger state. Nothing
- * sent, or possibly sent, ever leaves again; a permanent failure is tried
- * again only when asked. A message waiting for a retry may be queued
- * twice: the ledger's claim lets only one copy send.
+ * delivered, or possibly delivered, ever leaves again; a permanent
+ * failure, before or after WhatsApp accepted the message
+ * (`undelivered`: its status callback said `failed`), is tried again
+ * only when asked. A message waiting for a retry may be queued twice: the
+ * ledger's claim lets only one copy send.
  */
 export const admitMessage = (
   state: LedgerState | undefined,
-  retryFailed: boolean
+  retryFailed: boolean,
+  undelivered = false
 ): MessageAdmission => {
+  if (state === 'sent' && undelivered) {
+    return retryFailed
+      ? { kind: 'retry' }
+      : {
+          kind: 'skip',
+          code: 'failed_before',
+          reason:
+            'WhatsApp accepted this message and then could not deliver it; replay with "retryFailed": true to try again',
+        };
+  }
   switch (state) {
     case undefined:
     case 'retrying':

@@ -156,7 +156,8 @@ const toUpdate = (item: z.infer<typeof statusSchema>): StatusUpdate => {
     status: item.status,
     statusAt: new Date(Number(item.timestamp) * 1000).toISOString(),
     ...(opaque && MESSAGE_KEY.test(opaque) ? { messageKey: opaque } : {}),
-    ...(error?.code !== undefined ? { code: String(error.code) } : {}),
+    // The same form as the sender's codes for Meta's errors.
+    ...(error?.code !== undefined ? { code: `meta_${error.code}` } : {}),
     // Reasons are Meta's text; a phone number in one stays masked.
     ...(reason ? { reason: maskPhonesInText(reason) } : {}),
   };

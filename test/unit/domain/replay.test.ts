@@ -151,6 +151,15 @@ describe('admitMessage', () => {
     expect(admitMessage('sent', true).kind).toBe('skip');
     expect(admitMessage('unconfirmed', true).kind).toBe('skip');
   });
+
+  it('treats a sent message WhatsApp could not deliver as failed: tried again only when asked', () => {
+    expect(admitMessage('sent', true, true).kind).toBe('retry');
+    expect(admitMessage('sent', false, true)).toMatchObject({
+      kind: 'skip',
+      code: 'failed_before',
+    });
+    expect(admitMessage('unconfirmed', true, true).kind).toBe('skip');
+  });
 });
 
 describe('replayedTrace', () => {

@@ -118,7 +118,7 @@ describe('parseStatusCallback', () => {
         wamid: 'wamid.xyzxyz',
         status: 'failed',
         statusAt: '2023-07-15T00:20:58.000Z',
-        code: '130472',
+        code: 'meta_130472',
         reason:
           "Failed to send message because this user's phone number is " +
           'part of an experiment',
@@ -204,7 +204,7 @@ describe('parseStatusCallback', () => {
     const [update] = parseStatusCallback(body)?.updates ?? [];
 
     // Assert
-    expect(update?.code).toBe('131026');
+    expect(update?.code).toBe('meta_131026');
     expect(update?.reason).toBe('Message undeliverable to ***0142');
   });
 
@@ -306,7 +306,7 @@ describe('statusTrace', () => {
       {
         ...update,
         status: 'failed',
-        code: '131026',
+        code: 'meta_131026',
         reason: 'Message undeliverable',
       },
       NOW
@@ -323,7 +323,7 @@ describe('statusTrace', () => {
       mappingId: 'payment-link',
       recipient: '***0142',
       template: 'payment_link',
-      code: '131026',
+      code: 'meta_131026',
       reason: 'Message undeliverable',
     });
   });
