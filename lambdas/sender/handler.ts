@@ -204,6 +204,13 @@ const sendRecord = async (
       ...logKeys(message),
       outcome: decision.state,
     });
+    // A copy queued again (a redelivery, a redrive, a replay) gets its
+    // outcome on the chain too, so no `queued` record looks pending.
+    await writeTraceSafely(message, {
+      stage: TraceStage.Skipped,
+      code: `already_${decision.state}`,
+      reason: `this message is already ${decision.state}; it is not sent again`,
+    });
     return;
   }
   if (decision.kind === 'wait') {

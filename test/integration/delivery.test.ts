@@ -399,8 +399,12 @@ describe('sending each message once', { timeout: TEST_MS }, () => {
       'matched',
       'queued',
       'unconfirmed',
+      'skipped',
       'sent',
     ]);
+    expect(trace.find((record) => record.stage === 'skipped')).toMatchObject({
+      code: 'already_unconfirmed',
+    });
     expect(trace.find((record) => record.stage === 'sent')).toMatchObject({
       wamid,
       code: 'confirmed_by_status',

@@ -476,10 +476,16 @@ describe('dead-letter redrive', { timeout: TEST_MS }, () => {
       { ...SETTLE, what: 'the outbound queue to drain' }
     );
     const delay = await admin().redrive('delay');
+    const trace = await traceWhere(
+      eventId,
+      has('skipped', { code: 'already_sent' }),
+      'the redriven copy to be recorded'
+    );
 
     // Assert
     expect(answer).toMatchObject({ queue: 'outbound', moved: 1 });
     expect(sendsTo(recipient)).toHaveLength(1);
+    expect(trace.filter((record) => record.stage === 'sent')).toHaveLength(1);
     expect(delay).toEqual({ queue: 'delay', moved: 0, limitReached: false });
   });
 

@@ -1,5 +1,7 @@
 import {
+  ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
+  type Message,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
 } from '@aws-sdk/client-sqs';
@@ -48,9 +50,10 @@ export const redriveDeadLetters = async (
     // A message moved back and dead-lettered again during this call (an
     // unreadable one is, at once) is left for the next call, so each
     // dead letter is moved and counted once.
-    const Messages = received.filter(
-      (message) => Number(message.Attributes?.SentTimestamp ?? 0) < startedAt
-    );
+    const isNew = (message: (typeof received)[number]) =>
+      Number(message.Attributes?.SentTimestamp ?? 0) >= startedAt;
+    await releaseUntouched(deadLetters, received.filter(isNew));
+    const Messages = received.filter((message) => !isNew(message));
     if (Messages.length === 0) break;
     const sent = await sqs.send(
       new SendMessageBatchCommand({
@@ -92,4 +95,22 @@ export const redriveDeadLetters = async (
   }
 
   return { moved, limitReached: moved >= max };
+};
+
+/** Makes messages this call received and left alone visible again at once. */
+const releaseUntouched = async (
+  queueUrl: string,
+  messages: readonly Message[]
+): Promise<void> => {
+  if (messages.length === 0) return;
+  await sqs.send(
+    new ChangeMessageVisibilityBatchCommand({
+      QueueUrl: queueUrl,
+      Entries: messages.map((message, index) => ({
+        Id: String(index),
+        ReceiptHandle: message.ReceiptHandle ?? '',
+        VisibilityTimeout: 0,
+      })),
+    })
+  );
 };
