@@ -48,58 +48,47 @@ const RECEIVE_ERROR_PAUSE_MS = 1_000;
  * does: batches of up to `batchSize` with every attribute, at most
  * `maxConcurrency` batches in flight, partial batch responses honoured,
  * and failed records left in flight until the visibility timeout returns
- * them. FIFO group order comes from the queue itself, received one poll
- * at a time.
+ * them. FIFO group order comes from the queue itself.
+ *
+ * One loop receives, one poll at a time, and hands each batch to its own
+ * invocation: moto works out which FIFO groups are locked when a long poll
+ * starts, so two polls waiting at once could each take a message of the
+ * same group, which SQS never does. A group unlocked during a poll is
+ * served by the next one, up to `waitSeconds` later.
  */
 export const startPoller = (options: PollerOptions): Poller => {
   let stopping = false;
-  const receiveInTurn = oneAtATime(async () =>
-    stopping ? [] : receive(options)
-  );
-  const workers = Array.from({ length: options.source.maxConcurrency }, () =>
-    work(options, receiveInTurn, () => stopping)
-  );
+  const running = new Set<Promise<void>>();
+  const loop = (async () => {
+    while (!stopping) {
+      if (running.size >= options.source.maxConcurrency) {
+        await Promise.race(running);
+        continue;
+      }
+      let messages: Message[];
+      try {
+        messages = await receive(options);
+      } catch (error) {
+        if (stopping) break;
+        options.onError?.(error);
+        await new Promise((done) => setTimeout(done, RECEIVE_ERROR_PAUSE_MS));
+        continue;
+      }
+      if (messages.length === 0) continue;
+      const batch: Promise<void> = processBatch(options, messages)
+        .catch((error: unknown) => options.onError?.(error))
+        .finally(() => running.delete(batch));
+      running.add(batch);
+    }
+  })();
 
   return {
     stop: async () => {
       stopping = true;
-      await Promise.all(workers);
+      await loop;
+      await Promise.all(running);
     },
   };
-};
-
-/**
- * moto works out which FIFO groups are locked when a long poll starts, so
- * two polls waiting at once could each take a message of the same group,
- * which SQS never does. One receive at a time per queue keeps its group
- * lock true; the batches themselves still run at once.
- */
-const oneAtATime = <T>(call: () => Promise<T>): (() => Promise<T>) => {
-  let turn: Promise<unknown> = Promise.resolve();
-  return () => {
-    const result = turn.then(call);
-    turn = result.catch(() => undefined);
-    return result;
-  };
-};
-
-const work = async (
-  options: PollerOptions,
-  receiveInTurn: () => Promise<Message[]>,
-  stopping: () => boolean
-): Promise<void> => {
-  while (!stopping()) {
-    let messages: Message[];
-    try {
-      messages = await receiveInTurn();
-    } catch (error) {
-      if (stopping()) return;
-      options.onError?.(error);
-      await new Promise((done) => setTimeout(done, RECEIVE_ERROR_PAUSE_MS));
-      continue;
-    }
-    if (messages.length > 0) await processBatch(options, messages);
-  }
 };
 
 const receive = async (options: PollerOptions): Promise<Message[]> => {
