@@ -139,7 +139,8 @@ const recordOne = async (
     return 'unmatched';
   }
   const now = new Date();
-  if (message.acceptanceUnrecorded) await proveAcceptance(message, update, now);
+  const seen = message.acceptanceUnrecorded;
+  if (seen) await proveAcceptance(message, update, now, seen);
   const outcome = await recordStatus(
     message,
     update,
@@ -168,13 +169,15 @@ const recordOne = async (
 const proveAcceptance = async (
   message: MessageRef,
   update: StatusUpdate,
-  now: Date
+  now: Date,
+  seen: 'sending' | 'unconfirmed'
 ): Promise<void> => {
   const proof = await proveByCallback(
     message.messageKey,
     update.wamid,
     acceptanceTrace(message, update, now),
-    now
+    now,
+    seen
   );
   if (proof === 'settled') return;
   if (proof === 'confirmed') {

@@ -270,7 +270,7 @@ describe('local pipeline', { timeout: TEST_MS }, () => {
       // Assert
       expect(answers.every((answer) => answer.status === 202)).toBe(true);
       for (const trace of traces) {
-        expect(sendingStages(trace)).toEqual([
+        expect(sendingStages(trace), JSON.stringify(trace)).toEqual([
           'received',
           'matched',
           'queued',

@@ -266,21 +266,21 @@ export type CallbackProof = 'confirmed' | 'noted' | 'settled';
  * callback; `trace` joins the event's chain when that turns the message
  * into `sent`, in the same transaction. Each write is conditional on the
  * state it changes, so a sender settling the message at the same moment is
- * never overwritten.
+ * never overwritten; `seen` is the state the ledger showed the callback.
  */
 export const proveByCallback = async (
   messageKey: string,
   wamid: string,
   trace: TraceRecord,
-  now: Date
+  now: Date,
+  seen: 'sending' | 'unconfirmed'
 ): Promise<CallbackProof> => {
-  // The second round is for a message that turned from sending to
-  // unconfirmed between the two writes; no other change comes back.
-  for (let round = 0; round < 2; round += 1) {
-    if (await confirmUnconfirmed(messageKey, wamid, trace, now)) {
-      return 'confirmed';
-    }
-    const noted = await writeIf(
+  const confirm = async () =>
+    (await confirmUnconfirmed(messageKey, wamid, trace, now))
+      ? ('confirmed' as const)
+      : undefined;
+  const note = async () =>
+    (await writeIf(
       new UpdateCommand({
         TableName: table(),
         Key: ledgerKey(messageKey),
@@ -289,8 +289,22 @@ export const proveByCallback = async (
         ExpressionAttributeNames: { '#state': 'state' },
         ExpressionAttributeValues: { ':wamid': wamid, ':sending': 'sending' },
       })
-    );
-    if (noted) return 'noted';
+    ))
+      ? ('noted' as const)
+      : undefined;
+  // Only the write that fits the state last read is tried: a transaction
+  // bound to fail still costs a write. A message that turned from sending
+  // to unconfirmed meanwhile is read again; no other change comes back.
+  let state: LedgerState | undefined = seen;
+  for (let round = 0; round < 3; round += 1) {
+    const proof =
+      state === 'sending'
+        ? await note()
+        : state === 'unconfirmed'
+          ? await confirm()
+          : 'settled';
+    if (proof !== undefined) return proof;
+    state = (await readLedger(messageKey))?.state;
   }
 
   return 'settled';

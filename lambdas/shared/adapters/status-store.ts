@@ -76,7 +76,9 @@ const messageRef = (
   const template = text(pointer?.template);
   const unrecorded =
     pointer === undefined &&
-    (ledger?.state === 'sending' || ledger?.state === 'unconfirmed');
+    (ledger?.state === 'sending' || ledger?.state === 'unconfirmed')
+      ? (ledger.state as 'sending' | 'unconfirmed')
+      : undefined;
 
   return {
     messageKey,
@@ -85,7 +87,7 @@ const messageRef = (
     ...(mappingId ? { mappingId } : {}),
     ...(recipient ? { recipient } : {}),
     ...(template ? { template } : {}),
-    ...(unrecorded ? { acceptanceUnrecorded: true } : {}),
+    ...(unrecorded ? { acceptanceUnrecorded: unrecorded } : {}),
   };
 };
 

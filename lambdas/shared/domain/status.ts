@@ -174,9 +174,10 @@ export interface MessageRef {
   readonly template?: string;
   /**
    * The sender has not recorded Meta's acceptance: its attempt is still
-   * running, died, or ended `unconfirmed`. A status proves the acceptance.
+   * running or died (`sending`), or ended `unconfirmed`, as the ledger
+   * said when the status arrived. A status proves the acceptance.
    */
-  readonly acceptanceUnrecorded?: boolean;
+  readonly acceptanceUnrecorded?: 'sending' | 'unconfirmed';
 }
 
 const STATUS_STAGES = {
