@@ -277,9 +277,11 @@ const printRequests = (
     (sum, tally) => sum + tally.count,
     0
   );
+  const perSecond = (total / seconds).toFixed(0);
+  const perSend = (total / Math.max(1, accepted)).toFixed(1);
   console.log(
     `AWS requests to moto during the run: ${total} ` +
-      `(${(total / seconds).toFixed(0)}/s, ${(total / Math.max(1, accepted)).toFixed(1)} per accepted send)`
+      `(${perSecond}/s, ${perSend} per accepted send)`
   );
   console.table(
     Object.fromEntries(
@@ -335,14 +337,17 @@ const main = async () => {
       kinds: FAULT_KINDS,
     });
     const settings = standIn.settings();
+    const invocations = Functions.sender.source.maxConcurrency;
     console.log(
       `Delivery bench: ${EVENTS} events to ${RECIPIENTS} recipients ` +
         `(${Math.ceil(EVENTS / RECIPIENTS)} each at most), minGapSeconds ${GAP_SECONDS}, ` +
         `limit ${JSON.stringify(settings.limits)}, faults ${FAULT_RATE * 100} % ` +
-        `${FAULT_KINDS.join('+')} seed ${SEED}, status callbacks ${CALLBACKS ? 'on' : 'off'}, ` +
+        `${FAULT_KINDS.join('+')} seed ${SEED}, ` +
+        `status callbacks ${CALLBACKS ? 'on' : 'off'}, ` +
         `answers after ${settings.latencyMs} ms; ` +
-        `the sender paces to ${LIMIT}/s: ${sendIntervalMs(LIMIT, Functions.sender.source.maxConcurrency)} ms ` +
-        `between sends in each of ${Functions.sender.source.maxConcurrency} invocations`
+        `the sender paces to ${LIMIT}/s: ` +
+        `${sendIntervalMs(LIMIT, invocations)} ms ` +
+        `between sends in each of ${invocations} invocations`
     );
 
     const requests = countRequests();
@@ -480,7 +485,9 @@ const main = async () => {
       },
       'order inversions': {
         value: order.inversions,
-        note: `${order.recipientsWithInversions} recipients; goal 0: ${goal(order.inversions === 0)}`,
+        note:
+          `${order.recipientsWithInversions} recipients; ` +
+          `goal 0: ${goal(order.inversions === 0)}`,
       },
       'duplicate sends': {
         value: stats.duplicates,

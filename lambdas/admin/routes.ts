@@ -498,7 +498,8 @@ const getEventRoute: Route = async (event) => {
   if (records.length === 0) {
     throw new NotFoundError(
       'event_not_found',
-      'No event has this id yet; an accepted event appears once it is mapped, usually within seconds, longer while its webhook has a backlog.'
+      'No event has this id yet; an accepted event appears once it is ' +
+        'mapped, usually within seconds, longer while its webhook has a backlog.'
     );
   }
 
@@ -554,7 +555,8 @@ interface Examined {
   readonly reason?: string;
 }
 
-// LIMITATION: a kept copy whose large body has left the payload bucket is still replayed, and the mapper records it `event_unprocessable`.
+// LIMITATION: a kept copy whose large body has left the payload bucket is
+// still replayed, and the mapper records it `event_unprocessable`.
 /** Judges one listed event and finds its kept copy if it is replayed. */
 const examineEvent = async (
   received: TraceRecord,

@@ -23,6 +23,7 @@ import { toCapture } from '../shared/domain/capture.js';
 import {
   type IngestMessage,
   ingestMessageSchema,
+  readQueueBody,
 } from '../shared/domain/messages.js';
 import {
   type Admit,
@@ -37,15 +38,6 @@ import { MetricName, observability } from '../shared/observability.js';
 import { processFifoBatch } from '../shared/sqs-batch.js';
 
 const { logger, metrics } = observability('mapper');
-
-const readIngestMessage = (record: SQSRecord): IngestMessage | undefined => {
-  try {
-    const parsed = ingestMessageSchema.safeParse(JSON.parse(record.body));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-};
 
 /**
  * Maps one accepted event. A provider's re-delivery is recognised by its
@@ -183,7 +175,7 @@ const admitReplayed =
   };
 
 const mapRecord = async (record: SQSRecord): Promise<void> => {
-  const message = readIngestMessage(record);
+  const message = readQueueBody(record.body, ingestMessageSchema);
   if (message === undefined) {
     // Poison: no retry can help, and the webhook's later events would wait
     // behind it for every receive. It goes to the dead-letter queue now.

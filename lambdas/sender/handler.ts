@@ -47,6 +47,7 @@ import {
 import {
   type OutboundMessage,
   outboundMessageSchema,
+  readQueueBody,
 } from '../shared/domain/messages.js';
 import { maskPhone } from '../shared/domain/phone.js';
 import { type TraceRecord, TraceStage } from '../shared/domain/trace.js';
@@ -184,7 +185,7 @@ const sendRecord = async (
   record: SQSRecord,
   context: Context
 ): Promise<void> => {
-  const message = readMessage(record);
+  const message = readQueueBody(record.body, outboundMessageSchema);
   if (message === undefined) {
     // Poison: no retry can help, and waiting for maxReceiveCount would
     // take hours. It goes to the dead-letter queue now.
@@ -537,15 +538,6 @@ const traceOf = (
   at: new Date().toISOString(),
   ...outcome,
 });
-
-const readMessage = (record: SQSRecord): OutboundMessage | undefined => {
-  try {
-    const parsed = outboundMessageSchema.safeParse(JSON.parse(record.body));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-};
 
 const logKeys = (message: OutboundMessage) => ({
   event_id: message.eventId,

@@ -136,7 +136,7 @@ describe('permissions of the product functions', () => {
       );
     });
 
-    it('sends to the outbound queue, holds messages on the delay queue and moves unreadable events to the ingest dead-letter queue', () => {
+    it('sends to the outbound, delay and ingest dead-letter queues', () => {
       expectGrant(mapper.role, SEND_ACTIONS, [
         getAtt(delay, 'Arn'),
         getAtt(child<QueueWorker>('IngestQueue').deadLetterQueue, 'Arn'),

@@ -263,7 +263,7 @@ const queueDrained = () =>
   );
 
 describe('sending each message once', { timeout: TEST_MS }, () => {
-  it('sends no second request when the sender dies after WhatsApp accepted, and records it sent from its status', async () => {
+  it('sends once when the sender dies after acceptance; its status proves it sent', async () => {
     // Arrange
     const recipient = '+15550100150';
     const webhookId = await stripeWebhook();
@@ -299,7 +299,7 @@ describe('sending each message once', { timeout: TEST_MS }, () => {
     });
   });
 
-  it('records the message unconfirmed when the sender died after WhatsApp accepted and no status came', async () => {
+  it('records unconfirmed when the sender died after acceptance, no status', async () => {
     // Arrange
     const recipient = '+15550100160';
     const webhookId = await stripeWebhook();
@@ -339,7 +339,7 @@ describe('sending each message once', { timeout: TEST_MS }, () => {
     });
   });
 
-  it('records a send whose answer never came unconfirmed, ignores a redelivery, and turns it sent when its status comes', async () => {
+  it('records a lost answer unconfirmed, skips a redelivery, then a status sends it', async () => {
     // Arrange: WhatsApp accepts, then the connection drops unanswered.
     const recipient = '+15550100151';
     const webhookId = await stripeWebhook();
@@ -416,7 +416,7 @@ describe('sending each message once', { timeout: TEST_MS }, () => {
     });
   });
 
-  it('records a send whose answer never came sent once its statuses arrive, whichever comes first', async () => {
+  it('records a lost answer sent once its statuses arrive, whichever is first', async () => {
     // Arrange: WhatsApp accepts and drops the connection while its status
     // callbacks are on their way.
     const recipient = '+15550100161';
@@ -625,7 +625,7 @@ describe('the access token', { timeout: TEST_MS }, () => {
 });
 
 describe('several recipients at once', { timeout: TEST_MS }, () => {
-  it("keeps several recipients' sends in flight, each recipient's in order and spaced", async () => {
+  it("keeps several recipients' sends in flight, each in order and spaced", async () => {
     // Arrange: each event maps to five recipients, queued together, and
     // WhatsApp answers each send after a while, as over the internet.
     const latencyMs = 2_000;

@@ -280,7 +280,7 @@ describe('replay', { timeout: TEST_MS }, () => {
     ).toEqual(['payment_reminder', 'payment_link']);
   });
 
-  it('sends a delayed message that failed for good again when asked, once, its delay already served', async () => {
+  it('retries a failed delayed message once when asked; its delay was served', async () => {
     // Arrange: a delayed mapping to a paused template, refused with 132015.
     const recipient = '+15550100165';
     const delayed = { ...PAYMENT_LINK, delaySeconds: 2 };
@@ -321,7 +321,7 @@ describe('replay', { timeout: TEST_MS }, () => {
     ).toEqual(['payment_reminder', 'payment_link']);
   });
 
-  it('sends a message WhatsApp accepted but could not deliver again only when asked, and records the new send', async () => {
+  it('retries a message WhatsApp could not deliver only when asked', async () => {
     // Arrange: accepted, then reported failed with 131026.
     const recipient = '+15550100166';
     const webhookId = await stripeWebhook();
@@ -444,7 +444,7 @@ describe('dead-letter redrive', { timeout: TEST_MS }, () => {
     expect(sendsTo(recipient)).toHaveLength(1);
   });
 
-  it('takes a sent message back from the outbound dead letters without sending it again', async () => {
+  it('takes a sent message back from the outbound dead letters, never resending', async () => {
     // Arrange: a message WhatsApp accepted, then found in the dead letters.
     const recipient = '+15550100164';
     const webhookId = await stripeWebhook();
@@ -489,7 +489,7 @@ describe('dead-letter redrive', { timeout: TEST_MS }, () => {
     expect(delay).toEqual({ queue: 'delay', moved: 0, limitReached: false });
   });
 
-  it('counts an unreadable dead letter once per call, though the sender returns it at once', async () => {
+  it('counts an unreadable dead letter once per call, though it returns at once', async () => {
     // Arrange
     const deadLetters = runtime.resources.queues.outbound.deadLetterUrl;
     const body = `not a message ${Date.now()}`;

@@ -66,9 +66,13 @@ const isConditionFailure = (error: unknown): boolean => {
 };
 
 /** Runs a conditional write; false when its condition did not hold. */
-const writeIf = async (command: UpdateCommand): Promise<boolean> => {
+const writeIf = async (
+  command: UpdateCommand | TransactWriteCommand
+): Promise<boolean> => {
   try {
-    await dynamo.send(command);
+    await (command instanceof UpdateCommand
+      ? dynamo.send(command)
+      : dynamo.send(command));
     return true;
   } catch (error) {
     if (isConditionFailure(error)) return false;
@@ -315,44 +319,37 @@ const confirmUnconfirmed = async (
   wamid: string,
   trace: TraceRecord,
   now: Date
-): Promise<boolean> => {
-  try {
-    await dynamo.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          {
-            Update: {
-              TableName: table(),
-              Key: ledgerKey(messageKey),
-              UpdateExpression:
-                'SET #state = :sent, wamid = :wamid, confirmedBy = :by, ' +
-                'updatedAt = :at REMOVE leaseUntil, code, reason',
-              ConditionExpression: '#state = :unconfirmed',
-              ExpressionAttributeNames: { '#state': 'state' },
-              ExpressionAttributeValues: {
-                ':sent': 'sent',
-                ':wamid': wamid,
-                ':by': 'status_callback',
-                ':at': now.toISOString(),
-                ':unconfirmed': 'unconfirmed',
-              },
+): Promise<boolean> =>
+  writeIf(
+    new TransactWriteCommand({
+      TransactItems: [
+        {
+          Update: {
+            TableName: table(),
+            Key: ledgerKey(messageKey),
+            UpdateExpression:
+              'SET #state = :sent, wamid = :wamid, confirmedBy = :by, ' +
+              'updatedAt = :at REMOVE leaseUntil, code, reason',
+            ConditionExpression: '#state = :unconfirmed',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: {
+              ':sent': 'sent',
+              ':wamid': wamid,
+              ':by': 'status_callback',
+              ':at': now.toISOString(),
+              ':unconfirmed': 'unconfirmed',
             },
           },
-          {
-            Put: {
-              TableName: table(),
-              Item: traceItem(trace, 0, traceExpiry(now)),
-            },
+        },
+        {
+          Put: {
+            TableName: table(),
+            Item: traceItem(trace, 0, traceExpiry(now)),
           },
-        ],
-      })
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
-};
+        },
+      ],
+    })
+  );
 
 /** When a message last left for `recipient`, in epoch milliseconds. */
 export const lastSentTo = async (
@@ -460,28 +457,23 @@ export const releaseForReplay = async (
     },
   };
   if (failure === 'failed') return writeIf(new UpdateCommand(release));
-  try {
-    await dynamo.send(
-      new TransactWriteCommand({
-        TransactItems: [
-          { Update: release },
-          {
-            Delete: {
-              TableName: table(),
-              Key: { pk: sendPk(messageKey), sk: STATUS_SK },
-              ConditionExpression: '#status = :failed',
-              ExpressionAttributeNames: { '#status': 'status' },
-              ExpressionAttributeValues: { ':failed': 'failed' },
-            },
+
+  return writeIf(
+    new TransactWriteCommand({
+      TransactItems: [
+        { Update: release },
+        {
+          Delete: {
+            TableName: table(),
+            Key: { pk: sendPk(messageKey), sk: STATUS_SK },
+            ConditionExpression: '#status = :failed',
+            ExpressionAttributeNames: { '#status': 'status' },
+            ExpressionAttributeValues: { ':failed': 'failed' },
           },
-        ],
-      })
-    );
-    return true;
-  } catch (error) {
-    if (isConditionFailure(error)) return false;
-    throw error;
-  }
+        },
+      ],
+    })
+  );
 };
 
 /** Whether WhatsApp reported that it could not deliver an accepted message. */

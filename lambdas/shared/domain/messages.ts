@@ -180,3 +180,16 @@ export const recipientGroup = (recipient: string): string =>
 
 const sha256 = (value: string | Buffer): string =>
   createHash('sha256').update(value).digest('hex');
+
+/** A queue message's body as `schema` reads it, or none when it cannot. */
+export const readQueueBody = <S extends z.ZodType>(
+  body: string,
+  schema: S
+): z.infer<S> | undefined => {
+  try {
+    const parsed = schema.safeParse(JSON.parse(body));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+};

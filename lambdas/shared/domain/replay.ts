@@ -159,7 +159,8 @@ export const admitMessage = (
           kind: 'skip',
           code: 'failed_before',
           reason:
-            'WhatsApp accepted this message and then could not deliver it; replay with "retryFailed": true to try again',
+            'WhatsApp accepted this message and then could not deliver it; ' +
+            'replay with "retryFailed": true to try again',
         };
   }
   switch (state) {

@@ -7,7 +7,9 @@ import {
   encodeBody,
   INLINE_BODY_MAX_BYTES,
   type IngestMessage,
+  ingestMessageSchema,
   PayloadMismatchError,
+  readQueueBody,
 } from '../../../lambdas/shared/domain/messages.js';
 
 const messageWith = (body: Buffer): IngestMessage => ({
@@ -85,5 +87,18 @@ describe('large bodies', () => {
       payloadRef: message.payloadRef,
       bodyOmitted: `the body has ${body.length} bytes and is kept in the payload store`,
     });
+  });
+});
+
+describe('readQueueBody', () => {
+  it('reads a message its schema accepts, and nothing from any other body', () => {
+    const message = messageWith(Buffer.from('{}'));
+
+    expect(readQueueBody(JSON.stringify(message), ingestMessageSchema)).toEqual(
+      message
+    );
+    expect(readQueueBody('not json', ingestMessageSchema)).toBeUndefined();
+    expect(readQueueBody('{"v":1}', ingestMessageSchema)).toBeUndefined();
+    expect(readQueueBody('null', ingestMessageSchema)).toBeUndefined();
   });
 });

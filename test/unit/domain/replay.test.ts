@@ -152,7 +152,7 @@ describe('admitMessage', () => {
     expect(admitMessage('unconfirmed', true).kind).toBe('skip');
   });
 
-  it('treats a sent message WhatsApp could not deliver as failed: tried again only when asked', () => {
+  it('treats a sent message WhatsApp could not deliver as failed', () => {
     expect(admitMessage('sent', true, true).kind).toBe('retry');
     expect(admitMessage('sent', false, true)).toMatchObject({
       kind: 'skip',
@@ -186,7 +186,8 @@ describe('replayedTrace', () => {
       replayId: 'rp_1',
       requestedBy: 'arn:aws:iam::000000000000:user/ops',
       reason:
-        'replayed with 2 other event(s) because something in its chain failed; failed messages are tried again',
+        'replayed with 2 other event(s) because something in its chain ' +
+        'failed; failed messages are tried again',
     });
   });
 });
